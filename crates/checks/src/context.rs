@@ -1,0 +1,186 @@
+use pg_catalog::Catalog;
+use pg_model::{
+    ComponentMatch, Object, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef, Workload,
+    WorkloadKind, builtin_class,
+};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Indexes over the whole input that the checks consult: classes by name, workloads by
+/// reference, the catalog's verdict for each workload.
+pub struct Context<'a> {
+    workloads: Vec<&'a Workload>,
+    components: Vec<Option<ComponentMatch>>,
+    classes: HashMap<&'a str, &'a PriorityClassDef>,
+    pub class_defs: Vec<&'a PriorityClassDef>,
+    pub quotas: Vec<&'a ResourceQuotaDef>,
+    pub quota_configs: Vec<&'a QuotaConfig>,
+    by_ref: HashMap<(WorkloadKind, Option<&'a str>, &'a str), Vec<usize>>,
+}
+
+/// Where a subject's findings are reported: the workload at the top of its owner chain.
+pub struct Group {
+    pub object: ObjectRef,
+    /// The subject index of that workload, when it is in the input.
+    pub subject: Option<usize>,
+    /// The file it comes from: the same object in two files is two objects.
+    pub file: Option<Arc<str>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(objects: &'a [Object], catalog: &Catalog) -> Context<'a> {
+        let mut ctx = Context {
+            workloads: Vec::new(),
+            components: Vec::new(),
+            classes: HashMap::new(),
+            class_defs: Vec::new(),
+            quotas: Vec::new(),
+            quota_configs: Vec::new(),
+            by_ref: HashMap::new(),
+        };
+        // Pods of one owner share a template: classify them once.
+        let mut by_owner: HashMap<(Option<&str>, &str, &str), Option<ComponentMatch>> =
+            HashMap::new();
+        for o in objects {
+            match o {
+                Object::Workload(w) => {
+                    let component = match &w.owner {
+                        Some(owner) if w.kind == WorkloadKind::Pod => by_owner
+                            .entry((w.namespace.as_deref(), &owner.kind, &owner.name))
+                            .or_insert_with(|| catalog.classify(w))
+                            .clone(),
+                        _ => catalog.classify(w),
+                    };
+                    ctx.by_ref
+                        .entry((w.kind, w.namespace.as_deref(), w.name.as_str()))
+                        .or_default()
+                        .push(ctx.workloads.len());
+                    ctx.workloads.push(w);
+                    ctx.components.push(component);
+                }
+                Object::PriorityClass(c) => {
+                    ctx.classes.entry(c.name.as_str()).or_insert(c);
+                    ctx.class_defs.push(c);
+                }
+                Object::ResourceQuota(q) => ctx.quotas.push(q),
+                Object::QuotaConfig(c) => ctx.quota_configs.push(c),
+            }
+        }
+        ctx
+    }
+
+    /// Every workload and pod, with its subject index.
+    pub fn workloads(&self) -> impl Iterator<Item = (usize, &'a Workload)> + '_ {
+        self.workloads.iter().copied().enumerate()
+    }
+
+    pub fn workload(&self, subject: usize) -> &'a Workload {
+        self.workloads[subject]
+    }
+
+    pub fn component(&self, subject: usize) -> Option<&ComponentMatch> {
+        self.components[subject].as_ref()
+    }
+
+    pub fn class_def(&self, name: &str) -> Option<&'a PriorityClassDef> {
+        self.classes.get(name).copied()
+    }
+
+    /// The value a class name resolves to: built-in, or defined in the input.
+    pub fn class_value(&self, name: &str) -> Option<i64> {
+        builtin_class(name)
+            .map(|b| b.value)
+            .or_else(|| self.class_def(name).and_then(|c| c.value))
+    }
+
+    pub fn class_exists(&self, name: &str) -> bool {
+        builtin_class(name).is_some() || self.classes.contains_key(name)
+    }
+
+    /// A workload by reference, preferring one from the same file as `near`.
+    fn find(
+        &self,
+        kind: WorkloadKind,
+        ns: Option<&str>,
+        name: &str,
+        near: &Workload,
+    ) -> Option<usize> {
+        let candidates = self.by_ref.get(&(kind, ns, name))?;
+        let file = |s: usize| self.workloads[s].location.as_ref().map(|l| &l.file);
+        let near_file = near.location.as_ref().map(|l| &l.file);
+        candidates
+            .iter()
+            .copied()
+            .find(|&s| file(s) == near_file)
+            .or(candidates.first().copied())
+    }
+
+    /// Follows controller owner references up to the top-level workload. Owners missing from
+    /// the input are named from the references (a ReplicaSet's Deployment from the
+    /// `pod-template-hash` label).
+    pub fn group(&self, subject: usize) -> Group {
+        let mut current = subject;
+        for _ in 0..8 {
+            let w = self.workloads[current];
+            let Some(owner) = &w.owner else { break };
+            let Some(kind) = WorkloadKind::from_kind(&owner.kind) else {
+                break;
+            };
+            let ns = w.namespace.as_deref();
+            if let Some(next) = self.find(kind, ns, &owner.name, w) {
+                current = next;
+                continue;
+            }
+            let deployment = (kind == WorkloadKind::ReplicaSet)
+                .then(|| deployment_of(w, &owner.name))
+                .flatten();
+            if let Some(d) = deployment {
+                if let Some(next) = self.find(WorkloadKind::Deployment, ns, d, w) {
+                    return self.group(next);
+                }
+                return Group {
+                    object: object_ref(WorkloadKind::Deployment, ns, d),
+                    subject: None,
+                    file: file_of(w),
+                };
+            }
+            return Group {
+                object: object_ref(kind, ns, &owner.name),
+                subject: None,
+                file: file_of(w),
+            };
+        }
+        let top = self.workloads[current];
+        Group {
+            object: top.object_ref(),
+            subject: Some(current),
+            file: file_of(top),
+        }
+    }
+}
+
+fn file_of(w: &Workload) -> Option<Arc<str>> {
+    w.location.as_ref().map(|l| l.file.clone())
+}
+
+fn object_ref(kind: WorkloadKind, ns: Option<&str>, name: &str) -> ObjectRef {
+    ObjectRef {
+        kind: kind.as_str().to_string(),
+        namespace: ns.map(str::to_string),
+        name: name.to_string(),
+    }
+}
+
+/// `web-7d9f8b6c5` with `pod-template-hash: 7d9f8b6c5` belongs to Deployment `web`.
+fn deployment_of<'w>(pod: &Workload, replica_set: &'w str) -> Option<&'w str> {
+    let hash = pod
+        .pod
+        .labels
+        .iter()
+        .find(|(k, _)| k == "pod-template-hash")
+        .map(|(_, v)| v.as_str())?;
+    replica_set
+        .strip_suffix(hash)
+        .and_then(|s| s.strip_suffix('-'))
+        .filter(|s| !s.is_empty())
+}

@@ -1,0 +1,34 @@
+//! `critical-without-priority`: a catalogued critical component with no class runs at
+//! priority 0, preemptible and evictable like any ordinary pod.
+
+use super::Draft;
+use pg_model::{CheckId, ComponentMatch, Role, Workload};
+
+pub fn check(w: &Workload, component: Option<&ComponentMatch>) -> Option<Draft> {
+    let c = component?;
+    // The kubelet treats static pods as critical whatever their class.
+    if !w.pod.priority_class.is_unset() || w.mirror {
+        return None;
+    }
+    let consequence = match c.role {
+        Role::NodeAgent => {
+            "its pods run at priority 0: any higher-priority pending pod can preempt them, the kubelet may evict them under node pressure, and the node loses what they provide"
+        }
+        Role::ClusterService => {
+            "its pods run at priority 0: they can be preempted by any higher-priority pod and evicted under node pressure, taking the service down for the whole cluster"
+        }
+    };
+    let mut d = Draft::new(
+        CheckId::CriticalWithoutPriority,
+        w,
+        format!(
+            "{} ({}) has no priorityClassName; {consequence}",
+            c.name,
+            c.role.as_str()
+        ),
+    );
+    d.location = w.pod.spec_location.clone().or_else(|| w.location.clone());
+    d.recommended_class = Some(c.recommended_class.clone());
+    d.component = Some(c.clone());
+    Some(d)
+}

@@ -1,0 +1,17 @@
+//! `no-priority`: any workload or pod without a class (the classic jq one-liner, grouped).
+
+use super::Draft;
+use pg_model::{CheckId, Workload};
+
+pub fn check(w: &Workload) -> Option<Draft> {
+    if !w.pod.priority_class.is_unset() {
+        return None;
+    }
+    let mut d = Draft::new(
+        CheckId::NoPriority,
+        w,
+        "no priorityClassName: runs at the global default's value, or 0".to_string(),
+    );
+    d.location = w.pod.spec_location.clone().or_else(|| w.location.clone());
+    Some(d)
+}

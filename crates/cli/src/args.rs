@@ -1,0 +1,113 @@
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pg_report::Format;
+use std::path::PathBuf;
+
+const ABOUT: &str = "Keeps the pods a cluster cannot live without (CNI agents such as Multus, kube-proxy, \
+CSI node plugins, DNS, cloud controllers, LB speakers, device plugins) under the right PriorityClass, \
+so the scheduler never preempts them and the kubelet never evicts them.";
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or input error.
+
+Examples:
+  priorityguard audit deploy/                    audit a manifest tree (YAML, JSON, *.j2, Helm templates)
+  kubectl get pods -A -o json | priorityguard audit --all -
+                                                 every pod without a class, grouped by owner
+  priorityguard catalog --explain critical-without-priority";
+
+#[derive(Parser, Debug)]
+#[command(name = "priorityguard", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Find critical workloads without the right PriorityClass (and other class problems)
+    Audit(AuditArgs),
+    /// List the known critical components and checks, or explain one
+    Catalog(CatalogArgs),
+    /// List PriorityClasses with their values, users and problems
+    Classes(ClassesArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct InputArgs {
+    /// Files or directories to read (recursively, honouring .gitignore); `-` reads stdin.
+    /// YAML, JSON, `kind: List`, `kubectl get -o json|yaml` output, Jinja2 (*.j2) and Helm
+    /// templates are all understood.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<String>,
+    /// Refuse YAML files larger than this many MiB (JSON of any size is streamed)
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_yaml_size: u64,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Also report every workload and pod without a priorityClassName (check `no-priority`)
+    #[arg(long)]
+    pub all: bool,
+    /// A policy file adding catalog entries and changing check severities (see `catalog`)
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output format
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FORMAT",
+        default_value = "table"
+    )]
+    pub format: Format,
+    /// Exit with 1 when a finding at or above this severity exists
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Colour the table output (auto: only on a terminal, and never with NO_COLOR set)
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+}
+
+#[derive(Args, Debug)]
+pub struct CatalogArgs {
+    /// Explain a check (e.g. critical-without-priority) or a component (e.g. multus)
+    #[arg(long, value_name = "ID")]
+    pub explain: Option<String>,
+    /// Show the catalog as extended by this policy file
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Print the catalog as JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ClassesArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+}

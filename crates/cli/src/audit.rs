@@ -1,0 +1,88 @@
+use crate::args::{AuditArgs, FailOn, InputArgs};
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, output};
+use anyhow::Context;
+use pg_catalog::{Catalog, Policy};
+use pg_checks::Config;
+use pg_model::{InputProblem, Report, Severity};
+use pg_report::{Format, RenderOptions};
+use pg_sources::{Input, Loaded, Options};
+use std::io::Write;
+
+pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Catalog)> {
+    let policy = match path {
+        Some(p) => Policy::from_file(p).context("cannot use the policy file")?,
+        None => Policy::default(),
+    };
+    let mut catalog = Catalog::builtin();
+    catalog.extend(&policy.components);
+    Ok((policy, catalog))
+}
+
+/// Reads the inputs, printing each problem on stderr as one line.
+pub fn load_inputs(input: &InputArgs) -> Loaded {
+    let inputs: Vec<Input> = input.paths.iter().map(|p| Input::parse(p)).collect();
+    let loaded = pg_sources::load(
+        &inputs,
+        &Options {
+            max_yaml_bytes: input.max_yaml_size << 20,
+        },
+    );
+    for p in &loaded.problems {
+        print_problem(p);
+    }
+    loaded
+}
+
+fn print_problem(p: &InputProblem) {
+    let level = if p.skipped { "note" } else { "error" };
+    eprintln!("{level}: {}: {}", p.source, p.message);
+}
+
+pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
+    let (policy, catalog) = load_policy(a.policy.as_deref())?;
+    let loaded = load_inputs(&a.input);
+    let config = Config::new(a.all, &policy);
+    let audit = pg_checks::audit(&loaded.objects, &catalog, &config);
+    let input_errors = loaded.problems.iter().any(|p| !p.skipped);
+    let report = Report {
+        findings: audit.findings,
+        components: audit.components,
+        // On a terminal the problems were already printed on stderr.
+        problems: if a.format == Format::Table {
+            Vec::new()
+        } else {
+            loaded.problems
+        },
+        stats: loaded.stats,
+    };
+    let opts = RenderOptions {
+        color: output::use_color(a.color),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        show_components: true,
+    };
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+    pg_report::render(
+        a.format,
+        &report,
+        &pg_checks::checks_info(),
+        &opts,
+        &mut out,
+    )?;
+    out.flush()?;
+    Ok(exit_code(&report, a.fail_on, input_errors))
+}
+
+fn exit_code(report: &Report, fail_on: FailOn, input_errors: bool) -> u8 {
+    if input_errors {
+        return EXIT_ERROR;
+    }
+    let threshold = match fail_on {
+        FailOn::Error => Some(Severity::Error),
+        FailOn::Warning => Some(Severity::Warning),
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Never => None,
+    };
+    let failing = threshold.is_some_and(|t| report.findings.iter().any(|f| f.severity >= t));
+    if failing { EXIT_FINDINGS } else { EXIT_CLEAN }
+}

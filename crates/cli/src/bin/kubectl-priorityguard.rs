@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    pg_cli::main_as("kubectl priorityguard")
+}

@@ -1,0 +1,138 @@
+use crate::{Location, ObjectRef};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stable identifiers of priorityguard's checks (see `priorityguard catalog`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    CriticalWithoutPriority,
+    CriticalClassTooWeak,
+    UnknownPriorityClass,
+    InvalidPriorityClass,
+    PrioritySetDirectly,
+    CriticalCannotPreempt,
+    SystemClassQuota,
+    NoPriority,
+}
+
+impl CheckId {
+    pub const ALL: [CheckId; 8] = [
+        CheckId::CriticalWithoutPriority,
+        CheckId::CriticalClassTooWeak,
+        CheckId::UnknownPriorityClass,
+        CheckId::InvalidPriorityClass,
+        CheckId::PrioritySetDirectly,
+        CheckId::CriticalCannotPreempt,
+        CheckId::SystemClassQuota,
+        CheckId::NoPriority,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::CriticalWithoutPriority => "critical-without-priority",
+            CheckId::CriticalClassTooWeak => "critical-class-too-weak",
+            CheckId::UnknownPriorityClass => "unknown-priority-class",
+            CheckId::InvalidPriorityClass => "invalid-priority-class",
+            CheckId::PrioritySetDirectly => "priority-set-directly",
+            CheckId::CriticalCannotPreempt => "critical-cannot-preempt",
+            CheckId::SystemClassQuota => "system-class-quota",
+            CheckId::NoPriority => "no-priority",
+        }
+    }
+
+    pub fn parse(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == id)
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a critical component runs on every node or serves the cluster as a whole; this
+/// decides the class it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    NodeAgent,
+    ClusterService,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::NodeAgent => "node-agent",
+            Role::ClusterService => "cluster-service",
+        }
+    }
+}
+
+/// Why a workload counts as critical: the catalog entry it matched and on what.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ComponentMatch {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub recommended_class: String,
+    /// e.g. `image ghcr.io/k8snetworkplumbingwg/multus-cni` or `hostPath /etc/cni/net.d`.
+    pub matched_by: String,
+}
+
+/// A pod folded into its owner's finding.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PodRef {
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// One problem with one workload (pods of the same owner are grouped into it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub check: CheckId,
+    pub severity: Severity,
+    pub message: String,
+    /// The workload (or PriorityClass, ResourceQuota) the finding is about.
+    pub object: ObjectRef,
+    /// True when `object` was not in the input but named by pods' owner references.
+    pub object_inferred: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<ComponentMatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recommended_class: Option<String>,
+    /// Pods (from pod lists) that this finding covers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pods: Vec<PodRef>,
+}

@@ -1,0 +1,20 @@
+//! The vocabulary shared by every priorityguard crate.
+//!
+//! Sources turn inputs into [`Object`]s; checks turn objects into [`Finding`]s; reporters and
+//! fixers consume findings. Nothing here knows how an object was read.
+
+mod class;
+mod finding;
+mod location;
+mod workload;
+
+pub use class::{
+    BUILTIN_CLASSES, BuiltinClass, ClassRef, MAX_USER_PRIORITY, PREEMPTION_POLICIES,
+    PriorityClassDef, QuotaConfig, ResourceQuotaDef, SYSTEM_CLASS_PREFIX, SYSTEM_CLUSTER_CRITICAL,
+    SYSTEM_CRITICAL_THRESHOLD, SYSTEM_NODE_CRITICAL, builtin_class,
+};
+pub use finding::{CheckId, ComponentMatch, Finding, PodRef, Role, Severity};
+pub use location::{Location, ObjectRef};
+pub use workload::{Container, Object, OwnerRef, PodSpecFacts, Workload, WorkloadKind};
+mod report;
+pub use report::{CheckInfo, ComponentStatus, InputProblem, Report, Stats};

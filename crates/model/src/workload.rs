@@ -1,0 +1,128 @@
+use crate::{ClassRef, Location, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The kinds that create pods. Anything else in the input is skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum WorkloadKind {
+    Pod,
+    Deployment,
+    DaemonSet,
+    StatefulSet,
+    ReplicaSet,
+    ReplicationController,
+    Job,
+    CronJob,
+}
+
+impl WorkloadKind {
+    pub const ALL: [WorkloadKind; 8] = [
+        WorkloadKind::Pod,
+        WorkloadKind::Deployment,
+        WorkloadKind::DaemonSet,
+        WorkloadKind::StatefulSet,
+        WorkloadKind::ReplicaSet,
+        WorkloadKind::ReplicationController,
+        WorkloadKind::Job,
+        WorkloadKind::CronJob,
+    ];
+
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkloadKind::Pod => "Pod",
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::ReplicationController => "ReplicationController",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+        }
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The controller named in a pod's (or ReplicaSet's, or Job's) `ownerReferences`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct OwnerRef {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub init: bool,
+}
+
+/// What the checks need to know about a pod spec (a Pod's own, or a controller's template).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PodSpecFacts {
+    pub priority_class: ClassRef,
+    /// `spec.priority`, which the API fills in from the class; templates should not set it.
+    pub priority: Option<i64>,
+    pub preemption_policy: Option<String>,
+    pub host_network: bool,
+    pub containers: Vec<Container>,
+    pub host_paths: Vec<String>,
+    /// Labels of the pod (the template's labels for controllers).
+    pub labels: Vec<(String, String)>,
+    /// Where the pod spec mapping starts (for controllers: `spec.template.spec`).
+    pub spec_location: Option<Location>,
+    /// Where `priorityClassName` (or `priority`) is written, when it is.
+    pub class_location: Option<Location>,
+    pub priority_location: Option<Location>,
+}
+
+/// A pod-creating object from any source.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    /// As written; in templates this keeps the template expressions.
+    pub name: String,
+    pub namespace: Option<String>,
+    pub labels: Vec<(String, String)>,
+    /// The controlling owner, from `ownerReferences`.
+    pub owner: Option<OwnerRef>,
+    /// True for objects read back from an API server (they carry `metadata.uid`): the API
+    /// fills in `spec.priority` itself there.
+    pub from_api: bool,
+    /// Static pods' mirror objects: the kubelet treats them as critical whatever their class.
+    pub mirror: bool,
+    pub pod: PodSpecFacts,
+    pub location: Option<Location>,
+}
+
+impl Workload {
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.as_str().to_string(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    pub fn namespace_or_default(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("default")
+    }
+}
+
+/// Everything sources hand to the checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum Object {
+    Workload(Box<Workload>),
+    PriorityClass(PriorityClassDef),
+    ResourceQuota(ResourceQuotaDef),
+    QuotaConfig(QuotaConfig),
+}

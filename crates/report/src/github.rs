@@ -1,0 +1,88 @@
+//! GitHub Actions workflow commands: each line becomes an annotation on the run and, for files
+//! in the pull request, on the changed line itself.
+//!
+//! Cluster findings have no file, so they carry none and show on the run's summary only. Inputs
+//! that could not be read are errors too; skipped inputs go to the debug log, visible only when
+//! a run is re-run with debug logging.
+
+use pg_model::{Finding, Report, Severity};
+use std::io::{self, Write};
+
+pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    for finding in &report.findings {
+        write_finding(out, finding)?;
+    }
+    for problem in &report.problems {
+        let text = format!("{}: {}", problem.source, problem.message);
+        if problem.skipped {
+            writeln!(out, "::debug::{}", escape_data(&text))?;
+        } else {
+            writeln!(
+                out,
+                "::error title={}::{}",
+                escape_property("priorityguard: input error"),
+                escape_data(&text)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `::error file=F,line=L,col=C,title=ID::object: message`
+fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
+    let command = match finding.severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "notice",
+    };
+    write!(out, "::{command} ")?;
+    if let Some(location) = &finding.location {
+        write!(
+            out,
+            "file={},line={},col={},",
+            escape_property(&location.file.replace('\\', "/")),
+            location.line,
+            location.column
+        )?;
+    }
+    writeln!(
+        out,
+        "title={}::{}",
+        escape_property(finding.check.as_str()),
+        escape_data(&format!("{}: {}", finding.object, finding.message))
+    )
+}
+
+/// The message part of a command: `%`, CR and LF would end or corrupt the command.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A property value, where `:` and `,` also separate things.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_escapes_percent_and_line_breaks() {
+        assert_eq!(escape_data("100%\r\nok: a,b"), "100%25%0D%0Aok: a,b");
+    }
+
+    #[test]
+    fn property_also_escapes_colon_and_comma() {
+        assert_eq!(escape_property("C:\\a,b%\n"), "C%3A\\a%2Cb%25%0A");
+    }
+
+    #[test]
+    fn percent_is_escaped_first() {
+        // Escaping `%` after the others would double-escape their `%`.
+        assert_eq!(escape_property(":"), "%3A");
+        assert_eq!(escape_data("%0A"), "%250A");
+    }
+}

@@ -1,0 +1,264 @@
+//! The default, human format: compact like ruff or ripgrep rather than boxed, grouped by workload
+//! because that is what a fix changes, and wrapped to stay readable at 100 columns.
+
+use crate::order::{self, Group};
+use crate::{RenderOptions, text};
+use anstyle::{AnsiColor, Style};
+use pg_model::{ComponentStatus, Finding, Report, Severity};
+use std::io::{self, Write};
+
+/// The terminal width the layout is made for; longer text wraps onto indented lines.
+const WIDTH: usize = 100;
+
+const BOLD: Style = Style::new().bold();
+const DIM: Style = Style::new().dimmed();
+const GOOD: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+
+fn severity_style(severity: Severity) -> Style {
+    match severity {
+        Severity::Error => AnsiColor::Red.on_default().bold(),
+        Severity::Warning => AnsiColor::Yellow.on_default().bold(),
+        Severity::Info => AnsiColor::Cyan.on_default().bold(),
+    }
+}
+
+/// Applies styles only when the caller asked for colour.
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.color {
+            format!("{style}{text}{style:#}")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let p = Painter { color: opts.color };
+    for group in order::groups(report) {
+        write_group(out, &p, &group)?;
+        writeln!(out)?;
+    }
+    if opts.show_components && !report.components.is_empty() {
+        write_components(out, &p, &report.components)?;
+        writeln!(out)?;
+    }
+    for problem in &report.problems {
+        let label = if problem.skipped {
+            p.paint(DIM, "note")
+        } else {
+            p.paint(BAD, "error")
+        };
+        writeln!(out, "{label}: {}: {}", problem.source, problem.message)?;
+    }
+    if !report.problems.is_empty() {
+        writeln!(out)?;
+    }
+    write_summary(out, &p, report)
+}
+
+fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Result<()> {
+    write!(out, "{}", p.paint(BOLD, &group.object.to_string()))?;
+    if group.inferred() {
+        write!(
+            out,
+            " {}",
+            p.paint(DIM, "(inferred from pods' ownerReferences)")
+        )?;
+    }
+    writeln!(out)?;
+    for finding in &group.findings {
+        write_finding(out, p, finding)?;
+    }
+    Ok(())
+}
+
+/// ```text
+///   error[critical-without-priority] Multus has no priorityClassName ...
+///     at deploy/multus.yaml:12:7
+///     class: none -> system-node-critical
+///     component: Multus (node-agent), matched by image ghcr.io/...
+///     7 pods: a, b, c, d, e (+2 more)
+/// ```
+fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Result<()> {
+    let label = format!("{}[{}]", finding.severity, finding.check);
+    let first_width = WIDTH.saturating_sub(2 + label.len() + 1);
+    let mut lines = wrap(&finding.message, first_width, WIDTH - 6).into_iter();
+    writeln!(
+        out,
+        "  {} {}",
+        p.paint(severity_style(finding.severity), &label),
+        lines.next().unwrap_or_default()
+    )?;
+    for line in lines {
+        writeln!(out, "      {line}")?;
+    }
+    if let Some(location) = &finding.location {
+        write_detail(out, p, "at", &location.to_string())?;
+    }
+    if let Some(change) = text::class_change(finding) {
+        write_detail(out, p, "class:", &change)?;
+    }
+    if let Some(component) = &finding.component {
+        write_detail(out, p, "component:", &text::component(component))?;
+    }
+    if !finding.pods.is_empty() {
+        let count = format!("{}:", text::pod_count(&finding.pods));
+        write_detail(out, p, &count, &text::pod_names(&finding.pods))?;
+    }
+    Ok(())
+}
+
+/// One indented `key value` line under a finding, the value wrapped below the key.
+fn write_detail(out: &mut dyn Write, p: &Painter, key: &str, value: &str) -> io::Result<()> {
+    let first_width = WIDTH.saturating_sub(4 + key.len() + 1);
+    let mut lines = wrap(value, first_width, WIDTH - 6).into_iter();
+    writeln!(
+        out,
+        "    {} {}",
+        p.paint(DIM, key),
+        lines.next().unwrap_or_default()
+    )?;
+    for line in lines {
+        writeln!(out, "      {line}")?;
+    }
+    Ok(())
+}
+
+/// Every critical workload found, unprotected ones first: the answer to "which of my workloads
+/// matter, and are they protected?" even when they have no finding.
+///
+/// ```text
+///   ✗ kube-system/DaemonSet/kube-multus-ds (Multus): no priorityClassName, needs system-node-critical
+///   ✓ kube-system/Deployment/coredns (CoreDNS): system-cluster-critical
+/// ```
+fn write_components(
+    out: &mut dyn Write,
+    p: &Painter,
+    components: &[ComponentStatus],
+) -> io::Result<()> {
+    writeln!(out, "{}", p.paint(BOLD, "Critical components"))?;
+    let mut components: Vec<_> = components
+        .iter()
+        .map(|c| (c, c.object.to_string()))
+        .collect();
+    components.sort_by(|(a, a_name), (b, b_name)| {
+        a.protected
+            .cmp(&b.protected)
+            .then_with(|| a_name.cmp(b_name))
+    });
+    for (status, object) in &components {
+        let class = text::class_ref(&status.class);
+        let (mark, line) = if status.protected {
+            (
+                p.paint(GOOD, "✓"),
+                format!("{object} ({}): {class}", status.component.name),
+            )
+        } else {
+            (
+                p.paint(BAD, "✗"),
+                format!(
+                    "{object} ({}): {class}, needs {}",
+                    status.component.name, status.component.recommended_class
+                ),
+            )
+        };
+        let mut lines = wrap(&line, WIDTH - 4, WIDTH - 6).into_iter();
+        writeln!(out, "  {mark} {}", lines.next().unwrap_or_default())?;
+        for line in lines {
+            writeln!(out, "      {line}")?;
+        }
+    }
+    Ok(())
+}
+
+/// ```text
+/// 3 errors, 1 warning, 0 info in 12 workloads / 40 pods from 5 files
+/// hint: run `priorityguard catalog --explain <id>` for details
+/// hint: `priorityguard fix` can fix 3 of them
+/// ```
+fn write_summary(out: &mut dyn Write, p: &Painter, report: &Report) -> io::Result<()> {
+    let scope = text::scope(&report.stats);
+    let mut summary = if report.findings.is_empty() {
+        p.paint(GOOD, &format!("no findings in {scope}"))
+    } else {
+        p.paint(
+            BOLD,
+            &format!("{} in {scope}", text::severity_counts(report)),
+        )
+    };
+    let input_errors = report.errors().count() as u64;
+    if input_errors > 0 {
+        summary.push_str("; ");
+        summary.push_str(&p.paint(
+            BAD,
+            &text::count(input_errors, "input error", "input errors"),
+        ));
+    }
+    writeln!(out, "{summary}")?;
+    if !report.findings.is_empty() {
+        writeln!(
+            out,
+            "{} run `priorityguard catalog --explain <id>` for details",
+            p.paint(BOLD, "hint:")
+        )?;
+    }
+    let fixable = text::fixable(report);
+    if fixable > 0 {
+        writeln!(
+            out,
+            "{} `priorityguard fix` can fix {fixable} of them",
+            p.paint(BOLD, "hint:")
+        )?;
+    }
+    Ok(())
+}
+
+/// Greedy word wrap: the first line gets `first` columns, the others `rest`. Runs of whitespace
+/// become one space; a word longer than a line gets a line of its own.
+fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    let mut line_len = 0;
+    for word in text.split_whitespace() {
+        let word_len = word.chars().count();
+        let width = if lines.is_empty() { first } else { rest };
+        if line_len > 0 && line_len + 1 + word_len > width {
+            lines.push(std::mem::take(&mut line));
+            line_len = 0;
+        }
+        if line_len > 0 {
+            line.push(' ');
+            line_len += 1;
+        }
+        line.push_str(word);
+        line_len += word_len;
+    }
+    if line_len > 0 || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_word_boundaries() {
+        assert_eq!(
+            wrap("aaa bbb ccc ddd", 7, 11),
+            ["aaa bbb", "ccc ddd"].map(String::from)
+        );
+        assert_eq!(wrap("", 10, 10), [String::new()]);
+        assert_eq!(
+            wrap("averyveryverylongword x", 5, 5),
+            ["averyveryverylongword", "x"].map(String::from)
+        );
+    }
+}

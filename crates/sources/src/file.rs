@@ -1,0 +1,333 @@
+//! Reading one file (or standard input): format detection, limits, and the YAML path.
+
+use crate::Loaded;
+use crate::json;
+use crate::raw::{RawObject, pod_spec_path};
+use crate::template::{self, Dialect};
+use pg_model::{ClassRef, InputProblem, Location, Object, Workload};
+use pg_yaml::{NodeDe, NodeId, Pos, Tree};
+use serde::Deserialize;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// YAML is parsed whole; larger YAML files are refused (JSON of any size is streamed).
+    pub max_yaml_bytes: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_yaml_bytes: 64 << 20,
+        }
+    }
+}
+
+/// JSON files up to this size go through the YAML parser, which gives every field a position;
+/// larger ones are streamed.
+const SPANNED_JSON_BYTES: u64 = 8 << 20;
+const SNIFF_BYTES: usize = 8 << 10;
+
+pub fn describe_io_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::NotFound => "no such file or directory".into(),
+        io::ErrorKind::PermissionDenied => "permission denied (check the file's mode)".into(),
+        _ if e.raw_os_error() == Some(40) => "too many levels of symbolic links".into(),
+        _ => e.to_string(),
+    }
+}
+
+fn problem(source: impl Into<String>, message: impl Into<String>) -> Loaded {
+    Loaded {
+        problems: vec![InputProblem {
+            source: source.into(),
+            message: message.into(),
+            skipped: false,
+        }],
+        ..Loaded::default()
+    }
+}
+
+fn starts_like_json(head: &[u8]) -> bool {
+    let first = head
+        .iter()
+        .find(|b| !b.is_ascii_whitespace() && **b != 0xEF && **b != 0xBB && **b != 0xBF);
+    matches!(first, Some(b'{' | b'['))
+}
+
+pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
+    let name: Arc<str> = path.display().to_string().into();
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return problem(&*name, describe_io_error(&e)),
+    };
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let n = match read_up_to(&mut file, &mut head) {
+        Ok(n) => n,
+        Err(e) => return problem(&*name, describe_io_error(&e)),
+    };
+    head.truncate(n);
+    if head.contains(&0) {
+        let mut l = problem(&*name, "binary file, skipped");
+        l.problems[0].skipped = !explicit;
+        return l;
+    }
+    if starts_like_json(&head) && size > SPANNED_JSON_BYTES {
+        let reader = io::Cursor::new(head).chain(file);
+        return load_json_stream(name, reader, size);
+    }
+    if size > opts.max_yaml_bytes {
+        return problem(
+            &*name,
+            format!(
+                "{} is too large for YAML input (limit {}); dump clusters with `kubectl get -o json`, which is streamed",
+                human_size(size),
+                human_size(opts.max_yaml_bytes)
+            ),
+        );
+    }
+    let mut bytes = head;
+    if let Err(e) = file.read_to_end(&mut bytes) {
+        return problem(&*name, describe_io_error(&e));
+    }
+    load_bytes(name, bytes, Dialect::of(path), Some(path))
+}
+
+pub fn load_stdin(opts: &Options) -> Loaded {
+    let name: Arc<str> = "<stdin>".into();
+    let mut stdin = io::stdin().lock();
+    let mut head = vec![0u8; SNIFF_BYTES];
+    let n = match read_up_to(&mut stdin, &mut head) {
+        Ok(n) => n,
+        Err(e) => return problem(&*name, describe_io_error(&e)),
+    };
+    head.truncate(n);
+    if starts_like_json(&head) {
+        return load_json_stream(name, io::Cursor::new(head).chain(stdin), 0);
+    }
+    let mut bytes = head;
+    let limit = opts.max_yaml_bytes + 1 - bytes.len() as u64;
+    if let Err(e) = (&mut stdin).take(limit).read_to_end(&mut bytes) {
+        return problem(&*name, describe_io_error(&e));
+    }
+    if bytes.len() as u64 > opts.max_yaml_bytes {
+        return problem(
+            &*name,
+            "YAML on standard input is larger than the YAML limit",
+        );
+    }
+    load_bytes(name, bytes, None, None)
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut total = 0;
+    while total < buf.len() {
+        match r.read(&mut buf[total..]) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(total)
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    }
+}
+
+fn load_json_stream(name: Arc<str>, reader: impl Read, size: u64) -> Loaded {
+    let mut loaded = Loaded::default();
+    loaded.stats.files = 1;
+    loaded.stats.bytes = size;
+    let result = json::stream(reader, |item| {
+        loaded.stats.documents += 1;
+        match item.object {
+            Ok(Some(mut object)) => {
+                set_object_location(
+                    &mut object,
+                    Location {
+                        file: name.clone(),
+                        line: item.line,
+                        column: 1,
+                    },
+                );
+                count(&mut loaded, &object);
+                loaded.objects.push(object);
+            }
+            Ok(None) => {}
+            Err(e) => loaded.problems.push(InputProblem {
+                source: format!("{name}:{}:{}", e.line, e.column),
+                message: e.message,
+                skipped: false,
+            }),
+        }
+    });
+    if let Err(e) = result {
+        loaded.problems.push(InputProblem {
+            source: format!("{name}:{}", e.line),
+            message: e.message,
+            skipped: false,
+        });
+    }
+    loaded
+}
+
+fn count(loaded: &mut Loaded, object: &Object) {
+    match object {
+        Object::Workload(w) if w.kind == pg_model::WorkloadKind::Pod => loaded.stats.pods += 1,
+        Object::Workload(_) => loaded.stats.workloads += 1,
+        Object::PriorityClass(_) => loaded.stats.priority_classes += 1,
+        _ => {}
+    }
+}
+
+fn set_object_location(object: &mut Object, at: Location) {
+    match object {
+        Object::Workload(w) => w.location = Some(at),
+        Object::PriorityClass(c) => c.location = Some(at),
+        Object::ResourceQuota(q) => q.location = Some(at),
+        Object::QuotaConfig(c) => c.location = Some(at),
+    }
+}
+
+/// Line of the first invalid UTF-8 byte.
+fn utf8_error_line(bytes: &[u8], valid_up_to: usize) -> usize {
+    1 + memchr::memchr_iter(b'\n', &bytes[..valid_up_to]).count()
+}
+
+fn load_bytes(
+    name: Arc<str>,
+    bytes: Vec<u8>,
+    dialect: Option<Dialect>,
+    path: Option<&Path>,
+) -> Loaded {
+    let size = bytes.len() as u64;
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = utf8_error_line(e.as_bytes(), e.utf8_error().valid_up_to());
+            return problem(
+                format!("{name}:{line}"),
+                "invalid UTF-8; manifests must be UTF-8 text",
+            );
+        }
+    };
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let (parsed, expressions) = match dialect {
+        Some(d) => {
+            let (t, x) = template::preprocess(body, d);
+            (t, Some(x))
+        }
+        None => (String::new(), None),
+    };
+    let source = if expressions.is_some() {
+        parsed.as_str()
+    } else {
+        body
+    };
+    let mut loaded = Loaded::default();
+    loaded.stats.files = 1;
+    loaded.stats.bytes = size;
+    let result = pg_yaml::parse_stream(source, |unit| {
+        loaded.stats.documents += 1;
+        let de = NodeDe {
+            tree: unit.tree,
+            id: unit.root,
+            original: expressions
+                .as_ref()
+                .map(|x| x as &dyn pg_yaml::OriginalText),
+        };
+        match RawObject::deserialize(de) {
+            Ok(raw) => {
+                if let Some(mut object) = raw.into_object() {
+                    locate(&mut object, unit.tree, unit.root, &name);
+                    if let (Object::Workload(w), Some(p)) = (&mut object, path) {
+                        resolve_template_default(w, p);
+                    }
+                    count(&mut loaded, &object);
+                    loaded.objects.push(object);
+                }
+            }
+            Err(e) => loaded.problems.push(InputProblem {
+                source: format!(
+                    "{name}:{}",
+                    e.line.unwrap_or(unit.tree.node(unit.root).start.line)
+                ),
+                message: format!("not a valid Kubernetes object: {e}"),
+                skipped: false,
+            }),
+        }
+    });
+    if let Err(e) = result {
+        // JSON that YAML's parser refuses (tabs, for one) may still be valid JSON.
+        if starts_like_json(source.as_bytes()) && expressions.is_none() {
+            let mut retry = load_json_stream(name, io::Cursor::new(source.as_bytes()), size);
+            if retry.problems.is_empty() {
+                return retry;
+            }
+            retry.objects.clear();
+            loaded.problems.append(&mut retry.problems);
+            return loaded;
+        }
+        loaded.problems.push(InputProblem {
+            source: format!("{name}:{}:{}", e.line, e.col),
+            message: yaml_message(&e.message),
+            skipped: false,
+        });
+    }
+    loaded
+}
+
+/// Parser messages, with a hint where the usual cause is known.
+fn yaml_message(message: &str) -> String {
+    if message.contains("tab") {
+        format!("invalid YAML: {message} (YAML indentation must use spaces, not tabs)")
+    } else {
+        format!("invalid YAML: {message}")
+    }
+}
+
+fn at(name: &Arc<str>, p: Pos) -> Location {
+    Location {
+        file: name.clone(),
+        line: p.line as u32,
+        column: p.col as u32 + 1,
+    }
+}
+
+fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
+    let start = at(name, tree.node(root).start);
+    set_object_location(object, start);
+    let Object::Workload(w) = object else { return };
+    let Some(spec) = tree.path(root, pod_spec_path(w.kind)) else {
+        return;
+    };
+    w.pod.spec_location = Some(at(name, tree.node(spec).start));
+    w.pod.class_location = tree
+        .get_entry(spec, "priorityClassName")
+        .map(|(k, _)| at(name, tree.node(k).start));
+    w.pod.priority_location = tree
+        .get_entry(spec, "priority")
+        .map(|(k, _)| at(name, tree.node(k).start));
+}
+
+fn resolve_template_default(w: &mut Workload, path: &Path) {
+    if let ClassRef::Templated {
+        expression,
+        default,
+    } = &mut w.pod.priority_class
+    {
+        if default.is_none() {
+            *default = template::resolve_default(expression, path);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Everything priorityguard reads, turned into [`pg_model::Object`]s that know where they came
+//! from: files and directories (YAML, JSON, Jinja2 and Helm templates, `kubectl get -o json|yaml`
+//! dumps of any size) and standard input.
+//!
+//! A bad input never stops the run: it becomes an [`pg_model::InputProblem`] naming the file
+//! (and line), and the other inputs are still read.
+
+mod file;
+pub mod json;
+pub mod raw;
+pub mod template;
+mod walk;
+
+pub use file::Options;
+pub use walk::Input;
+
+use pg_model::{InputProblem, Object, Stats};
+use rayon::prelude::*;
+
+/// The result of reading every input.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub objects: Vec<Object>,
+    pub problems: Vec<InputProblem>,
+    pub stats: Stats,
+}
+
+impl Loaded {
+    fn absorb(&mut self, other: Loaded) {
+        self.objects.extend(other.objects);
+        self.problems.extend(other.problems);
+        let (a, b) = (&mut self.stats, other.stats);
+        a.files += b.files;
+        a.bytes += b.bytes;
+        a.documents += b.documents;
+        a.workloads += b.workloads;
+        a.pods += b.pods;
+        a.priority_classes += b.priority_classes;
+    }
+}
+
+/// Reads all inputs, files in parallel, results in input order.
+pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut files = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Stdin => loaded.absorb(file::load_stdin(opts)),
+            Input::Path(path) => {
+                let expanded = walk::expand(path);
+                loaded.problems.extend(expanded.problems);
+                files.extend(expanded.files);
+            }
+        }
+    }
+    let per_file: Vec<Loaded> = files
+        .par_iter()
+        .map(|f| file::load_file(&f.path, f.explicit, opts))
+        .collect();
+    for l in per_file {
+        loaded.absorb(l);
+    }
+    loaded
+}
