@@ -66,10 +66,6 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
             out,
             "Run `priorityguard catalog --explain <id>` for what a check means"
         )?;
-        let fixable = text::fixable(report);
-        if fixable > 0 {
-            write!(out, "; `priorityguard fix` can fix {fixable} of these")?;
-        }
         writeln!(out, ".")?;
     }
     Ok(())

@@ -180,7 +180,6 @@ fn write_components(
 /// ```text
 /// 3 errors, 1 warning, 0 info in 12 workloads / 40 pods from 5 files
 /// hint: run `priorityguard catalog --explain <id>` for details
-/// hint: `priorityguard fix` can fix 3 of them
 /// ```
 fn write_summary(out: &mut dyn Write, p: &Painter, report: &Report) -> io::Result<()> {
     let scope = text::scope(&report.stats);
@@ -205,14 +204,6 @@ fn write_summary(out: &mut dyn Write, p: &Painter, report: &Report) -> io::Resul
         writeln!(
             out,
             "{} run `priorityguard catalog --explain <id>` for details",
-            p.paint(BOLD, "hint:")
-        )?;
-    }
-    let fixable = text::fixable(report);
-    if fixable > 0 {
-        writeln!(
-            out,
-            "{} `priorityguard fix` can fix {fixable} of them",
             p.paint(BOLD, "hint:")
         )?;
     }

@@ -102,12 +102,3 @@ pub(crate) fn class_ref(class: &ClassRef) -> String {
         } => format!("{expression} (no default)"),
     }
 }
-
-/// How many findings `priorityguard fix` knows how to fix: those with a recommended class.
-pub(crate) fn fixable(report: &Report) -> u64 {
-    report
-        .findings
-        .iter()
-        .filter(|f| f.recommended_class.is_some())
-        .count() as u64
-}

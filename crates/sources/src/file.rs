@@ -323,11 +323,9 @@ fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
 fn resolve_template_default(w: &mut Workload, path: &Path) {
     if let ClassRef::Templated {
         expression,
-        default,
+        default: default @ None,
     } = &mut w.pod.priority_class
     {
-        if default.is_none() {
-            *default = template::resolve_default(expression, path);
-        }
+        *default = template::resolve_default(expression, path);
     }
 }

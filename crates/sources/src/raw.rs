@@ -277,12 +277,10 @@ impl RawObject {
             .filter_map(|r| r.match_scopes.as_ref())
             .flat_map(|scopes| priority_class_values(scopes))
             .collect();
-        (!limited_classes.is_empty()).then(|| {
-            Object::QuotaConfig(QuotaConfig {
-                limited_classes,
-                location: None,
-            })
-        })
+        (!limited_classes.is_empty()).then_some(Object::QuotaConfig(QuotaConfig {
+            limited_classes,
+            location: None,
+        }))
     }
 
     fn into_workload(self, kind: WorkloadKind) -> Workload {
