@@ -91,6 +91,7 @@ pub struct Workload {
     /// As written; in templates this keeps the template expressions.
     pub name: String,
     pub namespace: Option<String>,
+    /// The object's own labels (for a Pod they are in `pod.labels` only).
     pub labels: Vec<(String, String)>,
     /// The controlling owner, from `ownerReferences`.
     pub owner: Option<OwnerRef>,

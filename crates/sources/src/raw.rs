@@ -295,10 +295,10 @@ impl RawObject {
             _ => split_template(self.spec.and_then(|s| s.template)),
         };
         let spec = spec.unwrap_or_default();
-        let labels = labels(meta.labels);
-        let pod_labels = match template_labels {
-            Some(l) => labels_of(l),
-            None => labels.clone(),
+        // A Pod's own labels are its pod labels: kept once, in `pod.labels`.
+        let (labels, pod_labels) = match template_labels {
+            Some(t) => (labels(meta.labels), labels_of(t)),
+            None => (Vec::new(), labels(meta.labels)),
         };
         let annotations = meta.annotations.unwrap_or_default();
         let owner = meta
