@@ -229,6 +229,19 @@ impl Catalog {
         }
     }
 
+    /// The label keys any entry matches on: the only labels worth keeping in memory.
+    pub fn label_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .entries
+            .iter()
+            .flat_map(|e| &e.labels)
+            .map(|l| l.split_once('=').map_or(l.as_str(), |(k, _)| k).to_string())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }

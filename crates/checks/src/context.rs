@@ -18,6 +18,9 @@ pub struct Context<'a> {
     by_ref: HashMap<(WorkloadKind, Option<&'a str>, &'a str), Vec<usize>>,
 }
 
+/// Labels the checks read themselves (besides the catalog's).
+pub const LABELS_USED: &[&str] = &["pod-template-hash"];
+
 /// Where a subject's findings are reported: the workload at the top of its owner chain.
 pub struct Group {
     pub object: ObjectRef,

@@ -8,7 +8,7 @@ mod group;
 mod metadata;
 mod rules;
 
-pub use context::Context;
+pub use context::{Context, LABELS_USED};
 pub use metadata::{checks_info, explanation};
 
 use pg_catalog::{Catalog, Policy};

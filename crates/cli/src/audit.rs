@@ -18,13 +18,17 @@ pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Ca
     Ok((policy, catalog))
 }
 
-/// Reads the inputs, printing each problem on stderr as one line.
-pub fn load_inputs(input: &InputArgs) -> Loaded {
+/// Reads the inputs, printing each problem on stderr as one line. Only the labels that
+/// `catalog` and the checks look at are kept.
+pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> Loaded {
     let inputs: Vec<Input> = input.paths.iter().map(|p| Input::parse(p)).collect();
+    let mut keep_labels = catalog.label_keys();
+    keep_labels.extend(pg_checks::LABELS_USED.iter().map(|l| l.to_string()));
     let loaded = pg_sources::load(
         &inputs,
         &Options {
             max_yaml_bytes: input.max_yaml_size << 20,
+            keep_labels: Some(keep_labels.into()),
         },
     );
     for p in &loaded.problems {
@@ -40,7 +44,7 @@ fn print_problem(p: &InputProblem) {
 
 pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
-    let loaded = load_inputs(&a.input);
+    let loaded = load_inputs(&a.input, &catalog);
     let config = Config::new(a.all, &policy);
     let audit = pg_checks::audit(&loaded.objects, &catalog, &config);
     let input_errors = loaded.problems.iter().any(|p| !p.skipped);

@@ -22,7 +22,8 @@ struct ClassRow {
 }
 
 pub fn run(a: ClassesArgs) -> anyhow::Result<u8> {
-    let loaded = load_inputs(&a.input);
+    let catalog = pg_catalog::Catalog::builtin();
+    let loaded = load_inputs(&a.input, &catalog);
     let mut rows: BTreeMap<String, ClassRow> = BTreeMap::new();
     let row = |name: &str| ClassRow {
         name: name.to_string(),
@@ -68,7 +69,7 @@ pub fn run(a: ClassesArgs) -> anyhow::Result<u8> {
     }
     let audit = pg_checks::audit(
         &loaded.objects,
-        &pg_catalog::Catalog::builtin(),
+        &catalog,
         &Config::new(false, &Policy::default()),
     );
     for f in &audit.findings {

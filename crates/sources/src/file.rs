@@ -16,12 +16,15 @@ use std::sync::Arc;
 pub struct Options {
     /// YAML is parsed whole; larger YAML files are refused (JSON of any size is streamed).
     pub max_yaml_bytes: u64,
+    /// Label keys worth keeping (the ones the checks look at); `None` keeps all.
+    pub keep_labels: Option<Arc<[String]>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             max_yaml_bytes: 64 << 20,
+            keep_labels: None,
         }
     }
 }
@@ -78,7 +81,7 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
     }
     if starts_like_json(&head) && size > SPANNED_JSON_BYTES {
         let reader = io::Cursor::new(head).chain(file);
-        return load_json_stream(name, reader, size);
+        return load_json_stream(name, reader, size, opts);
     }
     if size > opts.max_yaml_bytes {
         return problem(
@@ -94,7 +97,7 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
     if let Err(e) = file.read_to_end(&mut bytes) {
         return problem(&*name, describe_io_error(&e));
     }
-    load_bytes(name, bytes, Dialect::of(path), Some(path))
+    load_bytes(name, bytes, Dialect::of(path), Some(path), opts)
 }
 
 pub fn load_stdin(opts: &Options) -> Loaded {
@@ -107,7 +110,7 @@ pub fn load_stdin(opts: &Options) -> Loaded {
     };
     head.truncate(n);
     if starts_like_json(&head) {
-        return load_json_stream(name, io::Cursor::new(head).chain(stdin), 0);
+        return load_json_stream(name, io::Cursor::new(head).chain(stdin), 0, opts);
     }
     let mut bytes = head;
     let limit = opts.max_yaml_bytes + 1 - bytes.len() as u64;
@@ -120,7 +123,7 @@ pub fn load_stdin(opts: &Options) -> Loaded {
             "YAML on standard input is larger than the YAML limit",
         );
     }
-    load_bytes(name, bytes, None, None)
+    load_bytes(name, bytes, None, None, opts)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -144,11 +147,11 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn load_json_stream(name: Arc<str>, reader: impl Read, size: u64) -> Loaded {
+fn load_json_stream(name: Arc<str>, reader: impl Read, size: u64, opts: &Options) -> Loaded {
     let mut loaded = Loaded::default();
     loaded.stats.files = 1;
     loaded.stats.bytes = size;
-    let result = json::stream(reader, |item| {
+    let result = json::stream(reader, opts.keep_labels.as_deref(), |item| {
         loaded.stats.documents += 1;
         match item.object {
             Ok(Some(mut object)) => {
@@ -209,6 +212,7 @@ fn load_bytes(
     bytes: Vec<u8>,
     dialect: Option<Dialect>,
     path: Option<&Path>,
+    opts: &Options,
 ) -> Loaded {
     let size = bytes.len() as u64;
     let text = match String::from_utf8(bytes) {
@@ -248,7 +252,7 @@ fn load_bytes(
         };
         match RawObject::deserialize(de) {
             Ok(raw) => {
-                if let Some(mut object) = raw.into_object() {
+                if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {
                     locate(&mut object, unit.tree, unit.root, &name);
                     if let (Object::Workload(w), Some(p)) = (&mut object, path) {
                         resolve_template_default(w, p);
@@ -270,7 +274,7 @@ fn load_bytes(
     if let Err(e) = result {
         // JSON that YAML's parser refuses (tabs, for one) may still be valid JSON.
         if starts_like_json(source.as_bytes()) && expressions.is_none() {
-            let mut retry = load_json_stream(name, io::Cursor::new(source.as_bytes()), size);
+            let mut retry = load_json_stream(name, io::Cursor::new(source.as_bytes()), size, opts);
             if retry.problems.is_empty() {
                 return retry;
             }

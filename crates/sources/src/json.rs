@@ -50,7 +50,12 @@ struct Scan {
 }
 
 /// Reads JSON values from `reader` and passes every object to `sink` in input order.
-pub fn stream(mut reader: impl Read, mut sink: impl FnMut(Item)) -> Result<(), ItemError> {
+/// `keep_labels` as in [`RawObject::into_object`].
+pub fn stream(
+    mut reader: impl Read,
+    keep_labels: Option<&[String]>,
+    mut sink: impl FnMut(Item),
+) -> Result<(), ItemError> {
     let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_CHUNK);
     let mut pos = 0usize; // next byte to scan
     let mut line = 1u32; // line of buf[pos]
@@ -196,7 +201,7 @@ pub fn stream(mut reader: impl Read, mut sink: impl FnMut(Item)) -> Result<(), I
                     batch_bytes += bytes.len();
                     batch.push((l, bytes));
                     if batch_bytes >= BATCH_BYTES {
-                        flush(&mut batch, &s.list_kind, &mut sink);
+                        flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
                         batch_bytes = 0;
                     }
                 } else if s.depth + 1 == s.unit_depth && s.unit_depth > 0 {
@@ -208,7 +213,7 @@ pub fn stream(mut reader: impl Read, mut sink: impl FnMut(Item)) -> Result<(), I
                     if let Some((start, l)) = s.top_start.take() {
                         batch.push((l, buf[start..=pos].to_vec()));
                     }
-                    flush(&mut batch, &s.list_kind, &mut sink);
+                    flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
                     batch_bytes = 0;
                     s = Scan::default();
                 }
@@ -242,7 +247,7 @@ pub fn stream(mut reader: impl Read, mut sink: impl FnMut(Item)) -> Result<(), I
             message: format!("unexpected end of file in the value starting at line {started}"),
         });
     }
-    flush(&mut batch, &s.list_kind, &mut sink);
+    flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
     Ok(())
 }
 
@@ -262,7 +267,12 @@ fn read_full(reader: &mut impl Read, mut out: &mut [u8]) -> std::io::Result<usiz
     Ok(total)
 }
 
-fn flush(batch: &mut Vec<(u32, Vec<u8>)>, list_kind: &Option<String>, sink: &mut impl FnMut(Item)) {
+fn flush(
+    batch: &mut Vec<(u32, Vec<u8>)>,
+    list_kind: &Option<String>,
+    keep_labels: Option<&[String]>,
+    sink: &mut impl FnMut(Item),
+) {
     let item_kind = list_kind
         .as_deref()
         .and_then(|k| k.strip_suffix("List"))
@@ -271,7 +281,7 @@ fn flush(batch: &mut Vec<(u32, Vec<u8>)>, list_kind: &Option<String>, sink: &mut
         .par_iter()
         .map(|(line, bytes)| Item {
             line: *line,
-            object: parse_item(bytes, *line, item_kind),
+            object: parse_item(bytes, *line, item_kind, keep_labels),
         })
         .collect();
     batch.clear();
@@ -282,6 +292,7 @@ fn parse_item(
     bytes: &[u8],
     line: u32,
     item_kind: Option<&str>,
+    keep_labels: Option<&[String]>,
 ) -> Result<Option<Object>, ItemError> {
     let mut raw: RawObject = serde_json::from_slice(bytes).map_err(|e| ItemError {
         line: line + e.line() as u32 - 1,
@@ -297,5 +308,5 @@ fn parse_item(
     if raw.kind.is_none() {
         raw.kind = item_kind.map(|k| Scalar::Str(k.to_string()));
     }
-    Ok(raw.into_object())
+    Ok(raw.into_object(keep_labels))
 }

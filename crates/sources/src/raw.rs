@@ -228,11 +228,14 @@ impl RawObject {
         text(&self.kind)
     }
 
-    /// What this object means to priorityguard, or `None` for kinds it skips.
-    pub fn into_object(self) -> Option<Object> {
+    /// What this object means to priorityguard, or `None` for kinds it skips. Labels not
+    /// in `keep_labels` (when given) are dropped: on a big pod list they are most of the memory.
+    pub fn into_object(self, keep_labels: Option<&[String]>) -> Option<Object> {
         let kind = self.kind()?;
         if let Some(wk) = WorkloadKind::from_kind(&kind) {
-            return Some(Object::Workload(Box::new(self.into_workload(wk))));
+            return Some(Object::Workload(Box::new(
+                self.into_workload(wk, keep_labels),
+            )));
         }
         match kind.as_str() {
             "PriorityClass" => Some(Object::PriorityClass(PriorityClassDef {
@@ -283,7 +286,7 @@ impl RawObject {
         }))
     }
 
-    fn into_workload(self, kind: WorkloadKind) -> Workload {
+    fn into_workload(self, kind: WorkloadKind, keep: Option<&[String]>) -> Workload {
         let meta = self.metadata;
         let (template_labels, spec) = match kind {
             WorkloadKind::Pod => (None, self.spec),
@@ -297,8 +300,8 @@ impl RawObject {
         let spec = spec.unwrap_or_default();
         // A Pod's own labels are its pod labels: kept once, in `pod.labels`.
         let (labels, pod_labels) = match template_labels {
-            Some(t) => (labels(meta.labels), labels_of(t)),
-            None => (Vec::new(), labels(meta.labels)),
+            Some(t) => (labels(meta.labels, keep), labels(t.labels, keep)),
+            None => (Vec::new(), labels(meta.labels, keep)),
         };
         let annotations = meta.annotations.unwrap_or_default();
         let owner = meta
@@ -336,15 +339,12 @@ fn split_template(t: Option<Box<RawTemplate>>) -> (Option<RawMeta>, Option<RawSp
     }
 }
 
-fn labels(l: Option<BTreeMap<String, Scalar>>) -> Vec<(String, String)> {
+fn labels(l: Option<BTreeMap<String, Scalar>>, keep: Option<&[String]>) -> Vec<(String, String)> {
     l.unwrap_or_default()
         .into_iter()
+        .filter(|(k, _)| keep.is_none_or(|keep| keep.iter().any(|x| x == k)))
         .filter_map(|(k, v)| Some((k, v.as_text()?)))
         .collect()
-}
-
-fn labels_of(meta: RawMeta) -> Vec<(String, String)> {
-    labels(meta.labels)
 }
 
 fn class_ref(s: Option<Scalar>) -> ClassRef {
