@@ -10,12 +10,15 @@ use std::sync::Arc;
 /// reference, the catalog's verdict for each workload.
 pub struct Context<'a> {
     workloads: Vec<&'a Workload>,
-    components: Vec<Option<ComponentMatch>>,
+    /// Shared: every pod of a DaemonSet has the same verdict.
+    components: Vec<Option<Arc<ComponentMatch>>>,
     classes: HashMap<&'a str, &'a PriorityClassDef>,
     pub class_defs: Vec<&'a PriorityClassDef>,
     pub quotas: Vec<&'a ResourceQuotaDef>,
     pub quota_configs: Vec<&'a QuotaConfig>,
-    by_ref: HashMap<(WorkloadKind, Option<&'a str>, &'a str), Vec<usize>>,
+    by_ref: HashMap<(WorkloadKind, Option<&'a str>, &'a str), usize>,
+    /// The same reference in several files (rare): every subject after the first.
+    by_ref_more: HashMap<(WorkloadKind, Option<&'a str>, &'a str), Vec<usize>>,
 }
 
 /// Labels the checks read themselves (besides the catalog's).
@@ -40,9 +43,10 @@ impl<'a> Context<'a> {
             quotas: Vec::new(),
             quota_configs: Vec::new(),
             by_ref: HashMap::new(),
+            by_ref_more: HashMap::new(),
         };
         // Pods of one owner share a template: classify them once.
-        let mut by_owner: HashMap<(Option<&str>, &str, &str), Option<ComponentMatch>> =
+        let mut by_owner: HashMap<(Option<&str>, &str, &str), Option<Arc<ComponentMatch>>> =
             HashMap::new();
         for o in objects {
             match o {
@@ -50,14 +54,19 @@ impl<'a> Context<'a> {
                     let component = match &w.owner {
                         Some(owner) if w.kind == WorkloadKind::Pod => by_owner
                             .entry((w.namespace.as_deref(), &owner.kind, &owner.name))
-                            .or_insert_with(|| catalog.classify(w))
+                            .or_insert_with(|| catalog.classify(w).map(Arc::new))
                             .clone(),
-                        _ => catalog.classify(w),
+                        _ => catalog.classify(w).map(Arc::new),
                     };
-                    ctx.by_ref
-                        .entry((w.kind, w.namespace.as_deref(), w.name.as_str()))
-                        .or_default()
-                        .push(ctx.workloads.len());
+                    let key = (w.kind, w.namespace.as_deref(), w.name.as_str());
+                    if ctx.by_ref.contains_key(&key) {
+                        ctx.by_ref_more
+                            .entry(key)
+                            .or_default()
+                            .push(ctx.workloads.len());
+                    } else {
+                        ctx.by_ref.insert(key, ctx.workloads.len());
+                    }
                     ctx.workloads.push(w);
                     ctx.components.push(component);
                 }
@@ -82,7 +91,7 @@ impl<'a> Context<'a> {
     }
 
     pub fn component(&self, subject: usize) -> Option<&ComponentMatch> {
-        self.components[subject].as_ref()
+        self.components[subject].as_deref()
     }
 
     pub fn class_def(&self, name: &str) -> Option<&'a PriorityClassDef> {
@@ -108,14 +117,14 @@ impl<'a> Context<'a> {
         name: &str,
         near: &Workload,
     ) -> Option<usize> {
-        let candidates = self.by_ref.get(&(kind, ns, name))?;
+        let key = (kind, ns, name);
+        let first = *self.by_ref.get(&key)?;
         let file = |s: usize| self.workloads[s].location.as_ref().map(|l| &l.file);
         let near_file = near.location.as_ref().map(|l| &l.file);
-        candidates
-            .iter()
-            .copied()
+        std::iter::once(first)
+            .chain(self.by_ref_more.get(&key).into_iter().flatten().copied())
             .find(|&s| file(s) == near_file)
-            .or(candidates.first().copied())
+            .or(Some(first))
     }
 
     /// Follows controller owner references up to the top-level workload. Owners missing from

@@ -2,48 +2,69 @@
 
 use crate::context::Context;
 use crate::rules::Draft;
-use pg_model::{CheckId, ComponentStatus, Finding, ObjectRef, PodRef, Severity, WorkloadKind};
+use pg_model::{
+    CheckId, ComponentMatch, ComponentStatus, Finding, ObjectRef, PodRef, Severity, WorkloadKind,
+};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-pub fn fold(ctx: &Context, drafts: Vec<(usize, Severity, Draft)>) -> Vec<Finding> {
-    let mut findings: Vec<Finding> = Vec::new();
-    // (check, group object, its file) -> index in `findings`
-    let mut index: HashMap<(CheckId, ObjectRef, Option<Arc<str>>), usize> = HashMap::new();
-    let mut from_owner: Vec<bool> = Vec::new();
-    for (subject, severity, draft) in drafts {
-        let group = ctx.group(subject);
-        let w = ctx.workload(subject);
+/// Merges each finding into its group as it is produced, so that a pod list never holds one
+/// draft per pod.
+pub struct Folder<'c, 'a> {
+    ctx: &'c Context<'a>,
+    findings: Vec<Finding>,
+    /// (check, group object, its file) -> index in `findings`
+    index: HashMap<(CheckId, ObjectRef, Option<Arc<str>>), usize>,
+    /// Whether `findings[i]` already speaks with the owner's own voice.
+    from_owner: Vec<bool>,
+}
+
+impl<'c, 'a> Folder<'c, 'a> {
+    pub fn new(ctx: &'c Context<'a>) -> Self {
+        Folder {
+            ctx,
+            findings: Vec::new(),
+            index: HashMap::new(),
+            from_owner: Vec::new(),
+        }
+    }
+
+    pub fn add(&mut self, subject: usize, severity: Severity, draft: Draft) {
+        let group = self.ctx.group(subject);
+        let w = self.ctx.workload(subject);
         let is_group_object = group.subject == Some(subject);
         let pod = (w.kind == WorkloadKind::Pod && !is_group_object).then(|| PodRef {
             namespace: w.namespace.clone(),
             name: w.name.clone(),
             location: w.location.clone(),
         });
-        let key = (draft.check, group.object.clone(), group.file.clone());
-        match index.get(&key) {
+        let key = (draft.check, group.object, group.file);
+        match self.index.get(&key) {
             Some(&i) => {
-                let f = &mut findings[i];
+                let f = &mut self.findings[i];
                 f.pods.extend(pod);
                 // The owner's own finding speaks for the group: its location and classes.
-                if is_group_object && !from_owner[i] {
+                if is_group_object && !self.from_owner[i] {
                     let pods = std::mem::take(&mut f.pods);
-                    *f = draft.into_finding(severity, group.object, false);
+                    *f = draft.into_finding(severity, key.1, false);
                     f.pods = pods;
-                    from_owner[i] = true;
+                    self.from_owner[i] = true;
                 }
             }
             None => {
                 let inferred = group.subject.is_none();
-                let mut f = draft.into_finding(severity, group.object, inferred);
+                let mut f = draft.into_finding(severity, key.1.clone(), inferred);
                 f.pods.extend(pod);
-                index.insert(key, findings.len());
-                findings.push(f);
-                from_owner.push(is_group_object);
+                self.index.insert(key, self.findings.len());
+                self.findings.push(f);
+                self.from_owner.push(is_group_object);
             }
         }
     }
-    findings
+
+    pub fn finish(self) -> Vec<Finding> {
+        self.findings
+    }
 }
 
 /// One status line per critical workload (pods folded into their owners).
@@ -70,7 +91,7 @@ pub fn components(ctx: &Context) -> Vec<ComponentStatus> {
         out.push(ComponentStatus {
             object: group.object,
             location: representative.location.clone(),
-            component: component.clone(),
+            component: ComponentMatch::clone(component),
             class: representative.pod.priority_class.clone(),
             protected,
         });

@@ -51,15 +51,15 @@ pub struct Audit {
 
 pub fn audit(objects: &[Object], catalog: &Catalog, config: &Config) -> Audit {
     let ctx = Context::new(objects, catalog);
-    let mut drafts = Vec::new();
+    let mut folder = group::Folder::new(&ctx);
     for (subject, w) in ctx.workloads() {
         for draft in rules::check_workload(w, subject, &ctx) {
             if let Some(severity) = config.severity(draft.check) {
-                drafts.push((subject, severity, draft));
+                folder.add(subject, severity, draft);
             }
         }
     }
-    let mut findings = group::fold(&ctx, drafts);
+    let mut findings = folder.finish();
     for def_finding in rules::invalid_priority_class::check(&ctx) {
         if let Some(severity) = config.severity(def_finding.check) {
             findings.push(Finding {

@@ -47,6 +47,7 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     let loaded = load_inputs(&a.input, &catalog);
     let config = Config::new(a.all, &policy);
     let audit = pg_checks::audit(&loaded.objects, &catalog, &config);
+    drop(loaded.objects);
     let input_errors = loaded.problems.iter().any(|p| !p.skipped);
     let report = Report {
         findings: audit.findings,

@@ -71,17 +71,41 @@ pub struct PodSpecFacts {
     pub priority_class: ClassRef,
     /// `spec.priority`, which the API fills in from the class; templates should not set it.
     pub priority: Option<i64>,
-    pub preemption_policy: Option<String>,
+    /// `preemptionPolicy: Never` in the pod spec (the API copies it from the class).
+    pub preemption_never: bool,
     pub host_network: bool,
     pub containers: Vec<Container>,
     pub host_paths: Vec<String>,
     /// Labels of the pod (the template's labels for controllers).
     pub labels: Vec<(String, String)>,
+    /// Where the pod spec and its class are written; only files have them (boxed: pods from
+    /// a cluster dump are many and never do).
+    pub positions: Option<Box<SpecPositions>>,
+}
+
+/// Positions inside a pod spec, for pointing at (and fixing) the right line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpecPositions {
     /// Where the pod spec mapping starts (for controllers: `spec.template.spec`).
-    pub spec_location: Option<Location>,
-    /// Where `priorityClassName` (or `priority`) is written, when it is.
-    pub class_location: Option<Location>,
-    pub priority_location: Option<Location>,
+    pub spec: Location,
+    /// Where `priorityClassName` is written, when it is.
+    pub class: Option<Location>,
+    /// Where `priority` is written, when it is.
+    pub priority: Option<Location>,
+}
+
+impl PodSpecFacts {
+    pub fn spec_location(&self) -> Option<&Location> {
+        self.positions.as_ref().map(|p| &p.spec)
+    }
+
+    pub fn class_location(&self) -> Option<&Location> {
+        self.positions.as_ref().and_then(|p| p.class.as_ref())
+    }
+
+    pub fn priority_location(&self) -> Option<&Location> {
+        self.positions.as_ref().and_then(|p| p.priority.as_ref())
+    }
 }
 
 /// A pod-creating object from any source.
@@ -118,12 +142,13 @@ impl Workload {
     }
 }
 
-/// Everything sources hand to the checks.
+/// Everything sources hand to the checks. Variants are boxed: a pod list holds hundreds of
+/// thousands of these.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Object {
     Workload(Box<Workload>),
-    PriorityClass(PriorityClassDef),
-    ResourceQuota(ResourceQuotaDef),
-    QuotaConfig(QuotaConfig),
+    PriorityClass(Box<PriorityClassDef>),
+    ResourceQuota(Box<ResourceQuotaDef>),
+    QuotaConfig(Box<QuotaConfig>),
 }

@@ -4,7 +4,7 @@ use crate::Loaded;
 use crate::json;
 use crate::raw::{RawObject, pod_spec_path};
 use crate::template::{self, Dialect};
-use pg_model::{ClassRef, InputProblem, Location, Object, Workload};
+use pg_model::{ClassRef, InputProblem, Location, Object, SpecPositions, Workload};
 use pg_yaml::{NodeDe, NodeId, Pos, Tree};
 use serde::Deserialize;
 use std::fs::File;
@@ -102,7 +102,7 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
 
 pub fn load_stdin(opts: &Options) -> Loaded {
     let name: Arc<str> = "<stdin>".into();
-    let mut stdin = io::stdin().lock();
+    let mut stdin = io::stdin();
     let mut head = vec![0u8; SNIFF_BYTES];
     let n = match read_up_to(&mut stdin, &mut head) {
         Ok(n) => n,
@@ -147,7 +147,7 @@ fn human_size(bytes: u64) -> String {
     }
 }
 
-fn load_json_stream(name: Arc<str>, reader: impl Read, size: u64, opts: &Options) -> Loaded {
+fn load_json_stream(name: Arc<str>, reader: impl Read + Send, size: u64, opts: &Options) -> Loaded {
     let mut loaded = Loaded::default();
     loaded.stats.files = 1;
     loaded.stats.bytes = size;
@@ -315,13 +315,15 @@ fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
     let Some(spec) = tree.path(root, pod_spec_path(w.kind)) else {
         return;
     };
-    w.pod.spec_location = Some(at(name, tree.node(spec).start));
-    w.pod.class_location = tree
-        .get_entry(spec, "priorityClassName")
-        .map(|(k, _)| at(name, tree.node(k).start));
-    w.pod.priority_location = tree
-        .get_entry(spec, "priority")
-        .map(|(k, _)| at(name, tree.node(k).start));
+    let key = |k: &str| {
+        tree.get_entry(spec, k)
+            .map(|(k, _)| at(name, tree.node(k).start))
+    };
+    w.pod.positions = Some(Box::new(SpecPositions {
+        spec: at(name, tree.node(spec).start),
+        class: key("priorityClassName"),
+        priority: key("priority"),
+    }));
 }
 
 fn resolve_template_default(w: &mut Workload, path: &Path) {

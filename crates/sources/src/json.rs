@@ -14,7 +14,7 @@ use std::io::Read;
 /// Objects larger than this are refused (no real Kubernetes object comes close: etcd's limit
 /// is 1.5 MiB).
 pub const MAX_OBJECT_BYTES: usize = 64 << 20;
-const BATCH_BYTES: usize = 4 << 20;
+const BATCH_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 1 << 20;
 
 /// An object read from the stream, with the line where it starts.
@@ -30,262 +30,361 @@ pub struct ItemError {
     pub message: String,
 }
 
+/// A run of objects' bytes handed from the scanner to the parsers.
 #[derive(Default)]
-struct Scan {
-    depth: u32,
-    in_string: bool,
-    escaped: bool,
-    /// Offset (in `buf`) where the current unit began, and its starting line.
-    unit_start: Option<(usize, u32)>,
-    /// The depth at which units start: 1 inside a top-level array or `items` list, else 0.
-    unit_depth: u32,
-    /// Top-level object: the key whose value we are in, and the list's `kind`.
-    top_key: Vec<u8>,
-    key_start: Option<usize>,
-    expecting_key: bool,
+struct Batch {
+    data: Vec<u8>,
+    /// Byte range in `data` and starting line of each object.
+    items: Vec<(std::ops::Range<usize>, u32)>,
+    /// The enclosing List's kind when known (`PodList` items may lack `kind`).
     list_kind: Option<String>,
-    /// Inside a top-level object; its start is kept until we know it is not a List.
-    in_top_object: bool,
-    top_start: Option<(usize, u32)>,
 }
 
 /// Reads JSON values from `reader` and passes every object to `sink` in input order.
 /// `keep_labels` as in [`RawObject::into_object`].
+///
+/// One thread finds object boundaries while the others map finished batches, so reading
+/// and parsing overlap.
 pub fn stream(
-    mut reader: impl Read,
+    reader: impl Read + Send,
     keep_labels: Option<&[String]>,
     mut sink: impl FnMut(Item),
 ) -> Result<(), ItemError> {
-    let mut buf: Vec<u8> = Vec::with_capacity(2 * READ_CHUNK);
-    let mut pos = 0usize; // next byte to scan
-    let mut line = 1u32; // line of buf[pos]
-    let mut s = Scan::default();
-    let mut batch: Vec<(u32, Vec<u8>)> = Vec::new();
-    let mut batch_bytes = 0usize;
-    let mut eof = false;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let scanner = scope.spawn(move || Scanner::new(reader, tx).run());
+        for batch in rx {
+            let item_kind = batch
+                .list_kind
+                .as_deref()
+                .and_then(|k| k.strip_suffix("List"))
+                .filter(|k| !k.is_empty());
+            let items: Vec<Item> = batch
+                .items
+                .par_iter()
+                .map(|(range, line)| Item {
+                    line: *line,
+                    object: parse_item(&batch.data[range.clone()], *line, item_kind, keep_labels),
+                })
+                .collect();
+            items.into_iter().for_each(&mut sink);
+        }
+        scanner.join().expect("the scanner does not panic")
+    })
+}
 
-    loop {
-        if pos == buf.len() {
-            if eof {
+/// The object being scanned: only its own brackets and strings matter until it closes.
+struct Open {
+    start: usize,
+    line: u32,
+    depth: u32,
+    open: u8,
+    close: u8,
+}
+
+struct Scanner<R> {
+    reader: R,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+    buf: Vec<u8>,
+    end: usize,
+    pos: usize,
+    eof: bool,
+    /// `line` is the line number at offset `counted`; newlines are counted lazily.
+    line: u32,
+    counted: usize,
+    depth: u32,
+    /// The depth at which objects start: 1 in a top-level array, 2 in a List's `items`.
+    unit_depth: u32,
+    in_top_object: bool,
+    expecting_key: bool,
+    top_key: Vec<u8>,
+    /// A top-level object's start, kept until we know it is not a List.
+    top_start: Option<(usize, u32)>,
+    open: Option<Open>,
+    batch: Batch,
+}
+
+impl<R: Read> Scanner<R> {
+    fn new(reader: R, tx: std::sync::mpsc::SyncSender<Batch>) -> Self {
+        Scanner {
+            reader,
+            tx,
+            buf: vec![0; 2 * READ_CHUNK],
+            end: 0,
+            pos: 0,
+            eof: false,
+            line: 1,
+            counted: 0,
+            depth: 0,
+            unit_depth: 0,
+            in_top_object: false,
+            expecting_key: false,
+            top_key: Vec::new(),
+            top_start: None,
+            open: None,
+            batch: Batch::default(),
+        }
+    }
+
+    fn line_at(&mut self, offset: usize) -> u32 {
+        if offset > self.counted {
+            self.line += memchr::memchr_iter(b'\n', &self.buf[self.counted..offset]).count() as u32;
+            self.counted = offset;
+        }
+        self.line
+    }
+
+    fn error(&mut self, message: String) -> ItemError {
+        let at = self.pos.min(self.end);
+        ItemError {
+            line: self.line_at(at),
+            column: 1,
+            message,
+        }
+    }
+
+    /// Reads more input, keeping the bytes of unfinished values. `Ok(false)` at end of input.
+    fn refill(&mut self) -> Result<bool, ItemError> {
+        if self.eof {
+            return Ok(false);
+        }
+        let keep_from = [
+            self.open.as_ref().map(|o| o.start),
+            self.top_start.map(|(o, _)| o),
+            Some(self.pos),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(self.pos);
+        self.line_at(keep_from);
+        self.buf.copy_within(keep_from..self.end, 0);
+        self.end -= keep_from;
+        self.pos -= keep_from;
+        self.counted -= keep_from;
+        if let Some(o) = self.open.as_mut() {
+            o.start -= keep_from;
+        }
+        if let Some((o, _)) = self.top_start.as_mut() {
+            *o -= keep_from;
+        }
+        if self.buf.len() - self.end < READ_CHUNK {
+            if self.end > MAX_OBJECT_BYTES {
+                return Err(self.error(format!(
+                    "a single value is larger than {} MiB; not a Kubernetes object",
+                    MAX_OBJECT_BYTES >> 20
+                )));
+            }
+            let len = self.buf.len();
+            self.buf.resize(len * 2, 0);
+        }
+        loop {
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.error(format!("read error: {e}"))),
+            }
+        }
+    }
+
+    fn send(&mut self) {
+        if !self.batch.items.is_empty() {
+            let list_kind = self.batch.list_kind.clone();
+            let full = std::mem::replace(
+                &mut self.batch,
+                Batch {
+                    list_kind,
+                    ..Batch::default()
+                },
+            );
+            // The receiver only goes away when the whole stream is being dropped.
+            let _ = self.tx.send(full);
+        }
+    }
+
+    fn push(&mut self, start: usize, end: usize, line: u32) {
+        let at = self.batch.data.len();
+        self.batch.data.extend_from_slice(&self.buf[start..end]);
+        self.batch.items.push((at..self.batch.data.len(), line));
+        if self.batch.data.len() >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
+    fn run(mut self) -> Result<(), ItemError> {
+        let result = self.scan();
+        self.send();
+        result
+    }
+
+    fn scan(&mut self) -> Result<(), ItemError> {
+        loop {
+            if self.pos >= self.end && !self.refill()? {
                 break;
             }
-            // Keep only the unfinished unit (or top-level key) at the front of the buffer.
-            let keep_from = [
-                s.unit_start.map(|(o, _)| o),
-                s.top_start.map(|(o, _)| o),
-                s.key_start,
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(pos);
-            buf.drain(..keep_from);
-            pos -= keep_from;
-            for offset in [
-                s.unit_start.as_mut().map(|(o, _)| o),
-                s.top_start.as_mut().map(|(o, _)| o),
-                s.key_start.as_mut(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                *offset -= keep_from;
-            }
-            if buf.len() > MAX_OBJECT_BYTES {
-                return Err(ItemError {
-                    line: s.unit_start.map_or(line, |(_, l)| l),
-                    column: 1,
-                    message: format!(
-                        "a single object is larger than {} MiB; not a Kubernetes object",
-                        MAX_OBJECT_BYTES >> 20
-                    ),
-                });
-            }
-            let old = buf.len();
-            buf.resize(old + READ_CHUNK, 0);
-            let n = read_full(&mut reader, &mut buf[old..]).map_err(|e| ItemError {
-                line,
-                column: 1,
-                message: format!("read error: {e}"),
-            })?;
-            buf.truncate(old + n);
-            if n == 0 {
-                eof = true;
-            }
-            continue;
-        }
-
-        if s.in_string {
-            if s.escaped {
-                s.escaped = false;
-                pos += 1;
-                continue;
-            }
-            // Jump to the next byte that matters inside a string.
-            let Some(off) = memchr::memchr3(b'"', b'\\', b'\n', &buf[pos..]) else {
-                pos = buf.len();
-                continue;
+            let progressed = if self.open.is_some() {
+                self.scan_open()
+            } else {
+                self.scan_envelope()?
             };
-            pos += off;
-            match buf[pos] {
-                b'\n' => line += 1,
-                b'\\' => s.escaped = true,
-                _ => {
-                    s.in_string = false;
-                    if let Some(k) = s.key_start.take() {
-                        s.top_key.clear();
-                        s.top_key.extend_from_slice(&buf[k..pos]);
-                    }
+            if !progressed && !self.refill()? {
+                break;
+            }
+        }
+        if self.open.is_some() || self.depth > 0 {
+            let started = self
+                .open
+                .as_ref()
+                .map(|o| o.line)
+                .or(self.top_start.map(|(_, l)| l))
+                .unwrap_or(self.line);
+            self.pos = self.end;
+            return Err(self.error(format!(
+                "unexpected end of file in the value starting at line {started}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Inside an object: jumps from bracket to bracket with memchr. `false` when the buffer
+    /// ran out first.
+    fn scan_open(&mut self) -> bool {
+        let (open, close) = {
+            let o = self.open.as_ref().expect("open");
+            (o.open, o.close)
+        };
+        loop {
+            let Some(off) = memchr::memchr3(b'"', open, close, &self.buf[self.pos..self.end])
+            else {
+                self.pos = self.end;
+                return false;
+            };
+            self.pos += off;
+            let b = self.buf[self.pos];
+            if b == b'"' {
+                match skip_string(&self.buf[..self.end], self.pos) {
+                    Some(after) => self.pos = after,
+                    None => return false,
+                }
+                continue;
+            }
+            self.pos += 1;
+            let o = self.open.as_mut().expect("open");
+            if b == open {
+                o.depth += 1;
+            } else {
+                o.depth -= 1;
+                if o.depth == 0 {
+                    let o = self.open.take().expect("open");
+                    self.push(o.start, self.pos, o.line);
+                    return true;
                 }
             }
-            pos += 1;
-            continue;
         }
-        let b = buf[pos];
+    }
+
+    /// Outside objects: the List envelope, top-level arrays, separators. `Ok(false)` when a
+    /// string ran past the end of the buffer.
+    fn scan_envelope(&mut self) -> Result<bool, ItemError> {
+        let b = self.buf[self.pos];
         match b {
-            b'\n' => line += 1,
             b'"' => {
-                s.in_string = true;
-                if s.depth == 1 && s.in_top_object && s.expecting_key {
-                    s.key_start = Some(pos + 1);
-                } else if s.depth == 1
-                    && s.in_top_object
-                    && s.top_key == b"kind"
-                    && s.list_kind.is_none()
-                {
-                    // The List's kind: read the whole string value.
-                    if let Some(end) = memchr::memchr(b'"', &buf[pos + 1..]) {
-                        s.list_kind =
-                            Some(String::from_utf8_lossy(&buf[pos + 1..pos + 1 + end]).into());
+                let Some(after) = skip_string(&self.buf[..self.end], self.pos) else {
+                    return Ok(false);
+                };
+                if self.depth == 1 && self.in_top_object {
+                    let text = &self.buf[self.pos + 1..after - 1];
+                    if self.expecting_key {
+                        self.top_key = text.to_vec();
+                    } else if self.top_key == b"kind" {
+                        self.batch.list_kind = Some(String::from_utf8_lossy(text).into_owned());
                     }
                 }
+                self.pos = after;
+                return Ok(true);
+            }
+            b'{' | b'[' if self.depth == self.unit_depth && self.depth > 0 => {
+                let line = self.line_at(self.pos);
+                let close = if b == b'{' { b'}' } else { b']' };
+                self.open = Some(Open {
+                    start: self.pos,
+                    line,
+                    depth: 1,
+                    open: b,
+                    close,
+                });
             }
             b'{' | b'[' => {
-                if s.depth == s.unit_depth && s.unit_start.is_none() {
-                    if s.depth == 0 && b == b'{' {
-                        s.in_top_object = true;
-                        s.top_start = Some((pos, line));
-                        s.expecting_key = true;
-                    } else if s.depth == 0 {
-                        s.unit_depth = 1;
-                    } else {
-                        s.unit_start = Some((pos, line));
-                    }
-                } else if s.depth == 1 && s.in_top_object && b == b'[' && s.top_key == b"items" {
-                    // A List: stream its items and forget the envelope.
-                    s.unit_depth = 2;
-                    s.top_start = None;
+                if self.depth == 0 && b == b'{' {
+                    self.in_top_object = true;
+                    self.expecting_key = true;
+                    self.top_start = Some((self.pos, self.line_at(self.pos)));
+                } else if self.depth == 0 {
+                    self.unit_depth = 1;
+                } else if self.depth == 1
+                    && self.in_top_object
+                    && b == b'['
+                    && self.top_key == b"items"
+                {
+                    // A List: its items are the objects; the envelope is not kept.
+                    self.unit_depth = 2;
+                    self.top_start = None;
                 }
-                s.depth += 1;
-                if s.depth > 100_000 {
-                    return Err(ItemError {
-                        line,
-                        column: 1,
-                        message: "JSON nested deeper than 100000 levels".into(),
-                    });
-                }
+                self.depth += 1;
             }
             b'}' | b']' => {
-                if s.depth == 0 {
-                    return Err(ItemError {
-                        line,
-                        column: 1,
-                        message: format!("unexpected '{}'", b as char),
-                    });
+                if self.depth == 0 {
+                    return Err(self.error(format!("unexpected '{}'", b as char)));
                 }
-                s.depth -= 1;
-                if s.depth == s.unit_depth
-                    && let Some((start, l)) = s.unit_start.take()
-                {
-                    let bytes = buf[start..=pos].to_vec();
-                    batch_bytes += bytes.len();
-                    batch.push((l, bytes));
-                    if batch_bytes >= BATCH_BYTES {
-                        flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
-                        batch_bytes = 0;
-                    }
-                } else if s.depth + 1 == s.unit_depth && s.unit_depth > 0 {
-                    // The end of the items list (or of the top-level array).
-                    s.unit_depth = 0;
+                self.depth -= 1;
+                if self.unit_depth > 0 && self.depth + 1 == self.unit_depth {
+                    self.unit_depth = 0;
                 }
-                if s.depth == 0 {
+                if self.depth == 0 {
                     // A top-level object that was not a List is one object of its own.
-                    if let Some((start, l)) = s.top_start.take() {
-                        batch.push((l, buf[start..=pos].to_vec()));
+                    if let Some((start, line)) = self.top_start.take() {
+                        self.push(start, self.pos + 1, line);
                     }
-                    flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
-                    batch_bytes = 0;
-                    s = Scan::default();
+                    self.send();
+                    self.in_top_object = false;
+                    self.batch.list_kind = None;
+                    self.top_key.clear();
                 }
             }
-            b':' if s.depth == 1 && s.in_top_object => s.expecting_key = false,
-            b',' if s.depth == 1 && s.in_top_object => s.expecting_key = true,
-            b' ' | b'\t' | b'\r' | b',' | b':' => {}
-            _ if s.depth == 0 => {
-                return Err(ItemError {
-                    line,
-                    column: 1,
-                    message: format!(
-                        "expected a JSON object or array, found {:?}",
-                        (b as char).escape_default().to_string()
-                    ),
-                });
+            b':' if self.depth == 1 && self.in_top_object => self.expecting_key = false,
+            b',' if self.depth == 1 && self.in_top_object => self.expecting_key = true,
+            b' ' | b'\t' | b'\r' | b'\n' | b',' | b':' => {}
+            _ if self.depth == 0 => {
+                return Err(self.error(format!(
+                    "expected a JSON object or array, found {:?}",
+                    (b as char).escape_default().to_string()
+                )));
             }
             _ => {}
         }
-        pos += 1;
+        self.pos += 1;
+        Ok(true)
     }
-    if s.depth > 0 || s.in_string {
-        let started = s
-            .unit_start
-            .map(|(_, l)| l)
-            .or(s.top_start.map(|(_, l)| l))
-            .unwrap_or(line);
-        return Err(ItemError {
-            line,
-            column: 1,
-            message: format!("unexpected end of file in the value starting at line {started}"),
-        });
-    }
-    flush(&mut batch, &s.list_kind, keep_labels, &mut sink);
-    Ok(())
 }
 
-fn read_full(reader: &mut impl Read, mut out: &mut [u8]) -> std::io::Result<usize> {
-    let mut total = 0;
-    while !out.is_empty() {
-        match reader.read(out) {
-            Ok(0) => break,
-            Ok(n) => {
-                total += n;
-                out = &mut out[n..];
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+/// The offset just past the string starting at `quote`, or `None` if it does not end in `buf`.
+fn skip_string(buf: &[u8], quote: usize) -> Option<usize> {
+    let mut i = quote + 1;
+    loop {
+        i += memchr::memchr2(b'"', b'\\', buf.get(i..)?)?;
+        if buf[i] == b'\\' {
+            i += 2;
+        } else {
+            return Some(i + 1);
         }
     }
-    Ok(total)
-}
-
-fn flush(
-    batch: &mut Vec<(u32, Vec<u8>)>,
-    list_kind: &Option<String>,
-    keep_labels: Option<&[String]>,
-    sink: &mut impl FnMut(Item),
-) {
-    let item_kind = list_kind
-        .as_deref()
-        .and_then(|k| k.strip_suffix("List"))
-        .filter(|k| !k.is_empty());
-    let items: Vec<Item> = batch
-        .par_iter()
-        .map(|(line, bytes)| Item {
-            line: *line,
-            object: parse_item(bytes, *line, item_kind, keep_labels),
-        })
-        .collect();
-    batch.clear();
-    items.into_iter().for_each(sink);
 }
 
 fn parse_item(

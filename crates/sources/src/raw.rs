@@ -238,13 +238,13 @@ impl RawObject {
             )));
         }
         match kind.as_str() {
-            "PriorityClass" => Some(Object::PriorityClass(PriorityClassDef {
+            "PriorityClass" => Some(Object::PriorityClass(Box::new(PriorityClassDef {
                 name: text(&self.metadata.name).unwrap_or_default(),
                 value: self.value.as_ref().and_then(Scalar::as_int),
                 global_default: self.global_default.as_ref().is_some_and(Scalar::is_true),
                 preemption_policy: text(&self.preemption_policy),
                 location: None,
-            })),
+            }))),
             "ResourceQuota" => {
                 let priority_classes = self
                     .spec
@@ -253,12 +253,12 @@ impl RawObject {
                     .and_then(|s| s.match_expressions.as_ref())
                     .map(|exprs| priority_class_values(exprs))
                     .unwrap_or_default();
-                Some(Object::ResourceQuota(ResourceQuotaDef {
+                Some(Object::ResourceQuota(Box::new(ResourceQuotaDef {
                     namespace: text(&self.metadata.namespace),
                     name: text(&self.metadata.name).unwrap_or_default(),
                     priority_classes,
                     location: None,
-                }))
+                })))
             }
             "ResourceQuotaConfiguration" => self.quota_config(),
             "AdmissionConfiguration" => self
@@ -280,10 +280,10 @@ impl RawObject {
             .filter_map(|r| r.match_scopes.as_ref())
             .flat_map(|scopes| priority_class_values(scopes))
             .collect();
-        (!limited_classes.is_empty()).then_some(Object::QuotaConfig(QuotaConfig {
+        (!limited_classes.is_empty()).then_some(Object::QuotaConfig(Box::new(QuotaConfig {
             limited_classes,
             location: None,
-        }))
+        })))
     }
 
     fn into_workload(self, kind: WorkloadKind, keep: Option<&[String]>) -> Workload {
@@ -380,7 +380,7 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
     PodSpecFacts {
         priority_class: class_ref(spec.priority_class_name),
         priority: spec.priority.as_ref().and_then(Scalar::as_int),
-        preemption_policy: text(&spec.preemption_policy),
+        preemption_never: text(&spec.preemption_policy).as_deref() == Some("Never"),
         host_network: spec.host_network.as_ref().is_some_and(Scalar::is_true),
         containers,
         host_paths: spec
@@ -390,9 +390,7 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
             .filter_map(|v| text(&v.host_path?.path))
             .collect(),
         labels,
-        spec_location: None,
-        class_location: None,
-        priority_location: None,
+        positions: None,
     }
 }
 

@@ -12,7 +12,7 @@ pub fn check(w: &Workload, component: Option<&ComponentMatch>, ctx: &Context) ->
         .and_then(|n| ctx.class_def(n))
         .and_then(|d| d.preemption_policy.as_deref())
         == Some("Never");
-    let pod_never = w.pod.preemption_policy.as_deref() == Some("Never");
+    let pod_never = w.pod.preemption_never;
     if !class_never && !pod_never {
         return None;
     }

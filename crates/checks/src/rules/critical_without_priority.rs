@@ -27,7 +27,7 @@ pub fn check(w: &Workload, component: Option<&ComponentMatch>) -> Option<Draft> 
             c.role.as_str()
         ),
     );
-    d.location = w.pod.spec_location.clone().or_else(|| w.location.clone());
+    d.location = w.pod.spec_location().or(w.location.as_ref()).cloned();
     d.recommended_class = Some(c.recommended_class.clone());
     d.component = Some(c.clone());
     Some(d)

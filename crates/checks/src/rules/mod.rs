@@ -30,7 +30,7 @@ impl Draft {
         Draft {
             check,
             message,
-            location: w.pod.class_location.clone().or_else(|| w.location.clone()),
+            location: w.pod.class_location().or(w.location.as_ref()).cloned(),
             component: None,
             current_class: class_label(&w.pod.priority_class),
             recommended_class: None,

@@ -12,6 +12,6 @@ pub fn check(w: &Workload) -> Option<Draft> {
         w,
         "no priorityClassName: runs at the global default's value, or 0".to_string(),
     );
-    d.location = w.pod.spec_location.clone().or_else(|| w.location.clone());
+    d.location = w.pod.spec_location().or(w.location.as_ref()).cloned();
     Some(d)
 }

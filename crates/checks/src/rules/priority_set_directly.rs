@@ -16,6 +16,6 @@ pub fn check(w: &Workload) -> Option<Draft> {
             "spec.priority is set to {value} by hand; the API server rejects it unless it equals the class's value. Remove it and use priorityClassName"
         ),
     );
-    d.location = w.pod.priority_location.clone().or(d.location);
+    d.location = w.pod.priority_location().cloned().or(d.location);
     Some(d)
 }
