@@ -21,6 +21,9 @@ pub struct Context<'a> {
     by_ref_more: HashMap<(WorkloadKind, Option<&'a str>, &'a str), Vec<usize>>,
 }
 
+/// (namespace, owner kind, owner name)
+type OwnerKey<'a> = (Option<&'a str>, &'a str, &'a str);
+
 /// Labels the checks read themselves (besides the catalog's).
 pub const LABELS_USED: &[&str] = &["pod-template-hash"];
 
@@ -46,8 +49,7 @@ impl<'a> Context<'a> {
             by_ref_more: HashMap::new(),
         };
         // Pods of one owner share a template: classify them once.
-        let mut by_owner: HashMap<(Option<&str>, &str, &str), Option<Arc<ComponentMatch>>> =
-            HashMap::new();
+        let mut by_owner: HashMap<OwnerKey, Option<Arc<ComponentMatch>>> = HashMap::new();
         for o in objects {
             match o {
                 Object::Workload(w) => {
