@@ -30,6 +30,8 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// List PriorityClasses with their values, users and problems
     Classes(ClassesArgs),
+    /// Set the recommended class on live workloads (files: not yet; use the finding's class)
+    Fix(FixArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]
@@ -42,11 +44,36 @@ pub struct InputArgs {
     /// Files or directories to read (recursively, honouring .gitignore); `-` reads stdin.
     /// YAML, JSON, `kind: List`, `kubectl get -o json|yaml` output, Jinja2 (*.j2) and Helm
     /// templates are all understood.
-    #[arg(value_name = "PATH", required = true)]
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "cluster",
+        conflicts_with = "cluster"
+    )]
     pub paths: Vec<String>,
     /// Refuse YAML files larger than this many MiB (JSON of any size is streamed)
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_yaml_size: u64,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    /// Read the live cluster (kubeconfig's current context, like kubectl) instead of files
+    #[arg(long)]
+    pub cluster: bool,
+    /// The kubeconfig context to use
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub context: Option<String>,
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Only this namespace (PriorityClasses are always read cluster-wide)
+    #[arg(short = 'n', long, value_name = "NS", requires = "cluster")]
+    pub namespace: Option<String>,
+    /// All namespaces (the default for --cluster; accepted for kubectl muscle memory)
+    #[arg(short = 'A', long, requires = "cluster", conflicts_with = "namespace")]
+    pub all_namespaces: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -101,6 +128,42 @@ pub struct CatalogArgs {
     /// Print the catalog as JSON instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DryRun {
+    /// Ask the API server to validate the patches without storing them
+    Server,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Without --apply the patches are only printed (as `kubectl patch` commands). With --apply every
+patch is first sent as a server-side dry run; then, after --yes or a confirmation, the owning
+workloads' pod templates are patched with field manager `priorityguard`. Deployments, DaemonSets
+and StatefulSets roll their pods to the new template. Bare pods are never patched: a pod's
+priority is fixed when it is created, so it must be recreated from a fixed manifest.")]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// A policy file adding catalog entries and changing check severities
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Patch the workloads (after a server-side dry run and confirmation)
+    #[arg(long, requires = "cluster")]
+    pub apply: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y', requires = "apply")]
+    pub yes: bool,
+    /// Only run the server-side dry run
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        requires = "apply",
+        require_equals = true
+    )]
+    pub dry_run: Option<DryRun>,
 }
 
 #[derive(Args, Debug)]

@@ -1,4 +1,4 @@
-use crate::args::{AuditArgs, FailOn, InputArgs};
+use crate::args::{AuditArgs, ClusterArgs, FailOn, InputArgs};
 use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, output};
 use anyhow::Context;
 use pg_catalog::{Catalog, Policy};
@@ -6,7 +6,7 @@ use pg_checks::Config;
 use pg_model::{InputProblem, Report, Severity};
 use pg_report::{Format, RenderOptions};
 use pg_sources::{Input, Loaded, Options};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Catalog)> {
     let policy = match path {
@@ -18,23 +18,36 @@ pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Ca
     Ok((policy, catalog))
 }
 
-/// Reads the inputs, printing each problem on stderr as one line. Only the labels that
-/// `catalog` and the checks look at are kept.
-pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> Loaded {
-    let inputs: Vec<Input> = input.paths.iter().map(|p| Input::parse(p)).collect();
+/// Reads the files or the cluster, printing each problem on stderr as one line. Only the
+/// labels that `catalog` and the checks look at are kept.
+pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loaded> {
     let mut keep_labels = catalog.label_keys();
     keep_labels.extend(pg_checks::LABELS_USED.iter().map(|l| l.to_string()));
-    let loaded = pg_sources::load(
-        &inputs,
-        &Options {
-            max_yaml_bytes: input.max_yaml_size << 20,
-            keep_labels: Some(keep_labels.into()),
-        },
-    );
+    let loaded = if input.cluster.cluster {
+        pg_cluster::load_keeping_labels(&cluster_options(&input.cluster), Some(&keep_labels))?
+    } else {
+        let inputs: Vec<Input> = input.paths.iter().map(|p| Input::parse(p)).collect();
+        pg_sources::load(
+            &inputs,
+            &Options {
+                max_yaml_bytes: input.max_yaml_size << 20,
+                keep_labels: Some(keep_labels.into()),
+            },
+        )
+    };
     for p in &loaded.problems {
         print_problem(p);
     }
-    loaded
+    Ok(loaded)
+}
+
+pub fn cluster_options(c: &ClusterArgs) -> pg_cluster::ClusterOptions {
+    pg_cluster::ClusterOptions {
+        kubeconfig: c.kubeconfig.clone(),
+        context: c.context.clone(),
+        namespace: c.namespace.clone(),
+        progress: std::io::stderr().is_terminal(),
+    }
 }
 
 fn print_problem(p: &InputProblem) {
@@ -44,10 +57,10 @@ fn print_problem(p: &InputProblem) {
 
 pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
-    let loaded = load_inputs(&a.input, &catalog);
+    let mut loaded = load_inputs(&a.input, &catalog)?;
     let config = Config::new(a.all, &policy);
     let audit = pg_checks::audit(&loaded.objects, &catalog, &config);
-    drop(loaded.objects);
+    drop(std::mem::take(&mut loaded.objects));
     let input_errors = loaded.problems.iter().any(|p| !p.skipped);
     let report = Report {
         findings: audit.findings,

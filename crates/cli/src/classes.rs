@@ -23,7 +23,7 @@ struct ClassRow {
 
 pub fn run(a: ClassesArgs) -> anyhow::Result<u8> {
     let catalog = pg_catalog::Catalog::builtin();
-    let loaded = load_inputs(&a.input, &catalog);
+    let loaded = load_inputs(&a.input, &catalog)?;
     let mut rows: BTreeMap<String, ClassRow> = BTreeMap::new();
     let row = |name: &str| ClassRow {
         name: name.to_string(),

@@ -5,6 +5,7 @@ mod args;
 mod audit;
 mod catalog;
 mod classes;
+mod fix;
 mod output;
 
 use args::{Cli, Command};
@@ -30,6 +31,7 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         Command::Audit(a) => audit::run(a),
         Command::Catalog(c) => catalog::run(c),
         Command::Classes(c) => classes::run(c),
+        Command::Fix(f) => fix::run(f),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)

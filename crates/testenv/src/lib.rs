@@ -620,12 +620,12 @@ impl Drop for TestCluster {
         while let Some(mut p) = self.procs.pop() {
             kill_group(&mut p.child);
         }
-        if let Some(dir) = self.dir.take() {
-            if std::env::var_os("PRIORITYGUARD_KEEP_TESTENV").is_some_and(|v| v == "1") {
-                eprintln!("pg-testenv: keeping {}", dir.keep().display());
-            }
-            // Otherwise TempDir's own Drop removes it.
+        if let Some(dir) = self.dir.take()
+            && std::env::var_os("PRIORITYGUARD_KEEP_TESTENV").is_some_and(|v| v == "1")
+        {
+            eprintln!("pg-testenv: keeping {}", dir.keep().display());
         }
+        // Otherwise TempDir's own Drop removes it.
     }
 }
 

@@ -1,0 +1,190 @@
+//! The binary against a real kube-apiserver (pg-testenv): `audit --cluster` answers the seed's
+//! question exactly, `fix --cluster --apply --yes` fixes Multus for real, errors are one line.
+
+mod common;
+use common::*;
+use pg_testenv::{Options, TestCluster};
+use std::collections::BTreeSet;
+use std::process::Command;
+
+fn seed_pipeline(cluster: &TestCluster) -> BTreeSet<String> {
+    let script = format!(
+        "set -o pipefail; '{}' --kubeconfig='{}' get pods -A -o json | jq -r '.items[] | select (.spec.priorityClassName == null) | \"Namespace: \" + .metadata.namespace + \" Name: \" + .metadata.name'",
+        cluster.bin_dir().join("kubectl").display(),
+        cluster.kubeconfig_path().display()
+    );
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn no_priority_pods(report: &serde_json::Value) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for f in report["findings"].as_array().unwrap() {
+        if f["check"] != "no-priority" {
+            continue;
+        }
+        let mut add = |p: &serde_json::Value| {
+            set.insert(format!(
+                "Namespace: {} Name: {}",
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap()
+            ));
+        };
+        if f["object"]["kind"] == "Pod" && f["object_inferred"] == false {
+            add(&f["object"]);
+        }
+        f["pods"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(&mut add);
+    }
+    set
+}
+
+fn pod(ns: &str, name: &str, class: Option<&str>) -> String {
+    let class = class
+        .map(|c| format!("  priorityClassName: {c}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{class}  containers:\n  - name: main\n    image: registry.invalid/pause:3.10\n"
+    )
+}
+
+#[test]
+fn cluster_audit_fix_and_reaudit_through_the_binary() {
+    pg_testenv::require_cluster!();
+    let cluster = TestCluster::start(Options {
+        controller_manager: true,
+        ..Options::default()
+    })
+    .unwrap();
+    cluster.create_fake_node("node-1", "4", "8Gi", "110");
+    cluster.kubectl_ok(
+        &["apply", "-f", &upstream("multus-cni/multus-daemonset.yml")],
+        None,
+    );
+    cluster.kubectl_ok(&["create", "namespace", "shop"], None);
+    for (ns, name, class) in [
+        ("shop", "no-class", None),
+        ("shop", "critical", Some("system-cluster-critical")),
+        ("default", "bare", None),
+    ] {
+        cluster.kubectl_ok(&["apply", "-f", "-"], Some(&pod(ns, name, class)));
+    }
+    let kc = cluster.kubeconfig_path().display().to_string();
+    // Wait for the DaemonSet controller to create the Multus pod on the fake node.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while !cluster
+        .kubectl_ok(&["get", "pods", "-n", "kube-system", "-o", "name"], None)
+        .contains("kube-multus-ds-")
+    {
+        assert!(std::time::Instant::now() < deadline, "no Multus pod");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+
+    let out = priorityguard(&[
+        "audit",
+        "--cluster",
+        "--kubeconfig",
+        &kc,
+        "--all",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json(&out);
+    assert_eq!(no_priority_pods(&report), seed_pipeline(&cluster));
+    let multus = report["findings"].as_array().unwrap().iter().find(|f| {
+        f["check"] == "critical-without-priority" && f["object"]["name"] == "kube-multus-ds"
+    });
+    let multus = multus.unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(multus["object"]["kind"], "DaemonSet");
+    assert_eq!(
+        multus["pods"].as_array().unwrap().len(),
+        1,
+        "the Multus pod is folded in"
+    );
+
+    // Without a terminal and without --yes nothing is patched.
+    let refused = priorityguard(&["fix", "--cluster", "--kubeconfig", &kc, "--apply"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    let fixed = priorityguard(&["fix", "--cluster", "--kubeconfig", &kc, "--apply", "--yes"]);
+    let stdout = String::from_utf8_lossy(&fixed.stdout);
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&fixed.stderr)
+    );
+    assert!(stdout.contains("kube-system/DaemonSet/kube-multus-ds: priorityClassName system-node-critical; its pods will be replaced"), "{stdout}");
+    assert!(
+        stdout.contains("not patched: default/Pod/bare") || !stdout.contains("Pod/bare"),
+        "{stdout}"
+    );
+    let class = cluster.kubectl_ok(
+        &[
+            "get",
+            "ds",
+            "kube-multus-ds",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.spec.template.spec.priorityClassName}",
+        ],
+        None,
+    );
+    assert_eq!(class, "system-node-critical");
+
+    let again = priorityguard(&["audit", "--cluster", "--kubeconfig", &kc, "-o", "json"]);
+    let keys = finding_keys(&json(&again));
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.2 == "kube-system/DaemonSet/kube-multus-ds"),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn cluster_errors_are_one_line_and_exit_2() {
+    pg_testenv::require_cluster!();
+    let mut cluster = TestCluster::start(Options::default()).unwrap();
+    let nobody = cluster.kubeconfig_for_user("nobody", &[]);
+    let out = priorityguard(&[
+        "audit",
+        "--cluster",
+        "--kubeconfig",
+        &nobody.display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("forbidden") && stderr.contains("docs/rbac.md"),
+        "{stderr}"
+    );
+
+    let kc = cluster.kubeconfig_path().display().to_string();
+    cluster.stop_apiserver();
+    let out = priorityguard(&["audit", "--cluster", "--kubeconfig", &kc]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cannot reach the API server"), "{stderr}");
+}

@@ -1,0 +1,56 @@
+//! The progress bar shown while listing a large cluster.
+//!
+//! The total is not known up front: each kind's first page says how many items remain
+//! (`metadata.remainingItemCount`), so the bar's length grows as kinds report in. It draws on
+//! stderr only (stdout may be a JSON report) and indicatif hides it when stderr is no terminal.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+#[derive(Clone)]
+pub(crate) struct Progress {
+    bar: ProgressBar,
+}
+
+impl Progress {
+    pub fn new(enabled: bool, server: &str) -> Progress {
+        let bar = if enabled {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} reading {msg}: {human_pos}/{human_len} objects [{elapsed}]",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(server.to_string());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Progress { bar }
+    }
+
+    /// A page of `items` arrived; `more` (from the first page) are still to come.
+    pub fn page(&self, items: u64, expected_more: Option<u64>) {
+        self.bar.inc_length(items + expected_more.unwrap_or(0));
+        self.bar.inc(items);
+    }
+
+    /// A later page: its items were already counted in the length by the first page's estimate
+    /// (when there was one); keep the length at least the position.
+    pub fn later_page(&self, items: u64, estimated: bool) {
+        if !estimated {
+            self.bar.inc_length(items);
+        }
+        self.bar.inc(items);
+        if let Some(len) = self.bar.length()
+            && len < self.bar.position()
+        {
+            self.bar.set_length(self.bar.position());
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
