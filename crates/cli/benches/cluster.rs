@@ -12,21 +12,40 @@ use std::time::Instant;
 const SEED_JQ: &str = r#".items[] | select (.spec.priorityClassName == null) | "Namespace: " + .metadata.namespace + " Name: " + .metadata.name"#;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs `script` in bash; returns wall seconds.
 fn timed(script: &str) -> f64 {
     let start = Instant::now();
-    let out = Command::new("bash").arg("-c").arg(format!("set -o pipefail; {script}")).output().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {script}"))
+        .output()
+        .unwrap();
     let wall = start.elapsed().as_secs_f64();
     let code = out.status.code();
-    assert!(matches!(code, Some(0 | 1)), "{script}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(code, Some(0 | 1)),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wall
 }
 
 fn peak_kib(file: &std::path::Path) -> u64 {
-    std::fs::read_to_string(file).unwrap().trim().lines().last().unwrap().trim().parse().unwrap()
+    std::fs::read_to_string(file)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -56,7 +75,11 @@ fn main() {
     for c in 0..pods.div_ceil(chunk) {
         let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
         for i in c * chunk..((c + 1) * chunk).min(pods) {
-            let class = if i % 3 == 0 { "    priorityClassName: system-cluster-critical\n" } else { "" };
+            let class = if i % 3 == 0 {
+                "    priorityClassName: system-cluster-critical\n"
+            } else {
+                ""
+            };
             list.push_str(&format!(
                 "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}    containers:\n    - name: main\n      image: example.com/app:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
                 i % 20, i % 50, i % 7
@@ -64,7 +87,14 @@ fn main() {
         }
         let file = dir.join(format!("pods-{c}.yaml"));
         std::fs::write(&file, list).unwrap();
-        children.push(Command::new(&kubectl).args(["--kubeconfig", &kc, "create", "-f"]).arg(&file).stdout(std::process::Stdio::null()).spawn().unwrap());
+        children.push(
+            Command::new(&kubectl)
+                .args(["--kubeconfig", &kc, "create", "-f"])
+                .arg(&file)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         if children.len() == 4 {
             for mut ch in children.drain(..) {
                 assert!(ch.wait().unwrap().success());
@@ -79,7 +109,9 @@ fn main() {
     let (k_rss, j_rss, p_rss) = (dir.join("k.rss"), dir.join("j.rss"), dir.join("p.rss"));
     let seed = format!(
         "/usr/bin/time -f %M -o {k} {kubectl} --kubeconfig {kc} get pods -A -o json | /usr/bin/time -f %M -o {j} jq {q} > /dev/null",
-        k = k_rss.display(), j = j_rss.display(), q = shell_quote(SEED_JQ)
+        k = k_rss.display(),
+        j = j_rss.display(),
+        q = shell_quote(SEED_JQ)
     );
     let ours = format!(
         "/usr/bin/time -f %M -o {p} {bin} audit --cluster --kubeconfig {kc} --all -o json > /dev/null",
@@ -91,7 +123,11 @@ fn main() {
     let (mut seed_rss, mut ours_rss) = (0u64, 0u64);
     let (mut k_peak, mut j_peak) = (0u64, 0u64);
     for round in 0..runs {
-        let order: [bool; 2] = if round % 2 == 0 { [true, false] } else { [false, true] };
+        let order: [bool; 2] = if round % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        };
         for is_seed in order {
             if is_seed {
                 seed_wall.push(timed(&seed));
@@ -108,9 +144,21 @@ fn main() {
     let (s, o) = (median(&mut seed_wall), median(&mut ours_wall));
     println!("| command ({pods} pods in the API server, {runs} runs) | median wall | peak RSS |");
     println!("|---|---:|---:|");
-    println!("| `kubectl get pods -A -o json \\| jq ...` | {s:.2} s | {} MiB (kubectl {} + jq {}) |", seed_rss / 1024, k_peak / 1024, j_peak / 1024);
-    println!("| `priorityguard audit --cluster --all -o json` | {o:.2} s | {} MiB |", ours_rss / 1024);
-    println!("| ratio | {:.1}x faster | {:.1}x less memory |", s / o, seed_rss as f64 / ours_rss as f64);
+    println!(
+        "| `kubectl get pods -A -o json \\| jq ...` | {s:.2} s | {} MiB (kubectl {} + jq {}) |",
+        seed_rss / 1024,
+        k_peak / 1024,
+        j_peak / 1024
+    );
+    println!(
+        "| `priorityguard audit --cluster --all -o json` | {o:.2} s | {} MiB |",
+        ours_rss / 1024
+    );
+    println!(
+        "| ratio | {:.1}x faster | {:.1}x less memory |",
+        s / o,
+        seed_rss as f64 / ours_rss as f64
+    );
 }
 
 fn shell_quote(s: &str) -> String {
