@@ -31,7 +31,7 @@ pub enum Command {
     /// List PriorityClasses with their values, users and problems
     Classes(ClassesArgs),
     /// Set the recommended class on live workloads (files: not yet; use the finding's class)
-    Fix(FixArgs),
+    Fix(crate::fix::FixArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]
@@ -128,42 +128,6 @@ pub struct CatalogArgs {
     /// Print the catalog as JSON instead of a table
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum DryRun {
-    /// Ask the API server to validate the patches without storing them
-    Server,
-}
-
-#[derive(Args, Debug)]
-#[command(after_help = "\
-Without --apply the patches are only printed (as `kubectl patch` commands). With --apply every
-patch is first sent as a server-side dry run; then, after --yes or a confirmation, the owning
-workloads' pod templates are patched with field manager `priorityguard`. Deployments, DaemonSets
-and StatefulSets roll their pods to the new template. Bare pods are never patched: a pod's
-priority is fixed when it is created, so it must be recreated from a fixed manifest.")]
-pub struct FixArgs {
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
-    /// A policy file adding catalog entries and changing check severities
-    #[arg(long, value_name = "FILE")]
-    pub policy: Option<PathBuf>,
-    /// Patch the workloads (after a server-side dry run and confirmation)
-    #[arg(long, requires = "cluster")]
-    pub apply: bool,
-    /// Do not ask for confirmation
-    #[arg(long, short = 'y', requires = "apply")]
-    pub yes: bool,
-    /// Only run the server-side dry run
-    #[arg(
-        long,
-        value_enum,
-        value_name = "MODE",
-        requires = "apply",
-        require_equals = true
-    )]
-    pub dry_run: Option<DryRun>,
 }
 
 #[derive(Args, Debug)]

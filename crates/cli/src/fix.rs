@@ -1,12 +1,50 @@
 //! `fix --cluster`: plan patches from the audit's findings, dry-run them on the server, and
 //! apply them after confirmation.
 
-use crate::args::{DryRun, FixArgs, InputArgs};
+use crate::args::{ClusterArgs, InputArgs};
 use crate::audit::{cluster_options, load_inputs, load_policy};
 use crate::{EXIT_CLEAN, EXIT_ERROR};
 use anyhow::bail;
+use clap::{Args, ValueEnum};
 use pg_checks::Config;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DryRun {
+    /// Ask the API server to validate the patches without storing them
+    Server,
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Without --apply the patches are only printed (as `kubectl patch` commands). With --apply every
+patch is first sent as a server-side dry run; then, after --yes or a confirmation, the owning
+workloads' pod templates are patched with field manager `priorityguard`. Deployments, DaemonSets
+and StatefulSets roll their pods to the new template. Bare pods are never patched: a pod's
+priority is fixed when it is created, so it must be recreated from a fixed manifest.")]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// A policy file adding catalog entries and changing check severities
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Patch the workloads (after a server-side dry run and confirmation)
+    #[arg(long, requires = "cluster")]
+    pub apply: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short = 'y', requires = "apply")]
+    pub yes: bool,
+    /// Only run the server-side dry run
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        requires = "apply",
+        require_equals = true
+    )]
+    pub dry_run: Option<DryRun>,
+}
 
 pub fn run(a: FixArgs) -> anyhow::Result<u8> {
     if !a.cluster.cluster {
