@@ -5,50 +5,14 @@ mod common;
 use common::*;
 use pg_testenv::{Options, TestCluster};
 use std::collections::BTreeSet;
-use std::process::Command;
 
 fn seed_pipeline(cluster: &TestCluster) -> BTreeSet<String> {
-    let script = format!(
-        "set -o pipefail; '{}' --kubeconfig='{}' get pods -A -o json | jq -r '.items[] | select (.spec.priorityClassName == null) | \"Namespace: \" + .metadata.namespace + \" Name: \" + .metadata.name'",
+    shell_lines(&format!(
+        "'{}' --kubeconfig='{}' get pods -A -o json | jq -r {}",
         cluster.bin_dir().join("kubectl").display(),
-        cluster.kubeconfig_path().display()
-    );
-    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn no_priority_pods(report: &serde_json::Value) -> BTreeSet<String> {
-    let mut set = BTreeSet::new();
-    for f in report["findings"].as_array().unwrap() {
-        if f["check"] != "no-priority" {
-            continue;
-        }
-        let mut add = |p: &serde_json::Value| {
-            set.insert(format!(
-                "Namespace: {} Name: {}",
-                p["namespace"].as_str().unwrap(),
-                p["name"].as_str().unwrap()
-            ));
-        };
-        if f["object"]["kind"] == "Pod" && f["object_inferred"] == false {
-            add(&f["object"]);
-        }
-        f["pods"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .for_each(&mut add);
-    }
-    set
+        cluster.kubeconfig_path().display(),
+        shell_quote(SEED_JQ)
+    ))
 }
 
 fn pod(ns: &str, name: &str, class: Option<&str>) -> String {

@@ -75,3 +75,57 @@ pub fn finding_keys(report: &serde_json::Value) -> Vec<(String, String, String)>
         })
         .collect()
 }
+
+/// The seed's jq program, as users ran it.
+pub const SEED_JQ: &str = r#".items[] | select (.spec.priorityClassName == null) | "Namespace: " + .metadata.namespace + " Name: " + .metadata.name"#;
+
+/// Runs a shell command (a jq pipeline) and returns its output lines.
+pub fn shell_lines(script: &str) -> std::collections::BTreeSet<String> {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -o pipefail; {script}"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The pods `no-priority` findings cover, in the seed's own words
+/// (`Namespace: NS Name: NAME`): folded pods, and bare pods that are the finding's object.
+pub fn no_priority_pods(report: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let mut set = std::collections::BTreeSet::new();
+    for f in report["findings"].as_array().unwrap() {
+        if f["check"] != "no-priority" {
+            continue;
+        }
+        let mut add = |p: &serde_json::Value| {
+            set.insert(format!(
+                "Namespace: {} Name: {}",
+                p["namespace"].as_str().unwrap(),
+                p["name"].as_str().unwrap()
+            ));
+        };
+        if f["object"]["kind"] == "Pod" && f["object_inferred"] == false {
+            add(&f["object"]);
+        }
+        f["pods"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .for_each(&mut add);
+    }
+    set
+}
+
+/// Single-quotes `s` for bash.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

@@ -5,9 +5,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::process::Command;
-
-const SEED_JQ: &str = r#".items[] | select (.spec.priorityClassName == null) | "Namespace: " + .metadata.namespace + " Name: " + .metadata.name"#;
 
 fn pod(
     ns: &str,
@@ -168,46 +165,11 @@ fn pod_list() -> Value {
 }
 
 fn jq_set(file: &std::path::Path) -> BTreeSet<String> {
-    let out = Command::new("jq")
-        .arg("-r")
-        .arg(SEED_JQ)
-        .arg(file)
-        .output()
-        .expect("jq is installed (scripts/install-deps)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// The pods our `no-priority` findings cover, in the seed's own words.
-fn our_set(report: &Value) -> BTreeSet<String> {
-    let mut set = BTreeSet::new();
-    for f in report["findings"].as_array().unwrap() {
-        if f["check"] != "no-priority" {
-            continue;
-        }
-        let line = |ns: &Value, name: &Value| {
-            format!(
-                "Namespace: {} Name: {}",
-                ns.as_str().unwrap(),
-                name.as_str().unwrap()
-            )
-        };
-        if f["object"]["kind"] == "Pod" && f["object_inferred"] == false {
-            set.insert(line(&f["object"]["namespace"], &f["object"]["name"]));
-        }
-        for p in f["pods"].as_array().into_iter().flatten() {
-            set.insert(line(&p["namespace"], &p["name"]));
-        }
-    }
-    set
+    shell_lines(&format!(
+        "jq -r {} '{}'",
+        shell_quote(SEED_JQ),
+        file.display()
+    ))
 }
 
 #[test]
@@ -236,11 +198,11 @@ fn audit_all_reports_exactly_the_seed_jq_pods() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = json(&out);
-    assert_eq!(our_set(&report), want);
+    assert_eq!(no_priority_pods(&report), want);
 
     // The same list on stdin (streamed) gives the same answer.
     let out = priorityguard_stdin(&["audit", "--all", "-o", "json", "-"], Some(&text));
-    assert_eq!(our_set(&json(&out)), want);
+    assert_eq!(no_priority_pods(&json(&out)), want);
 
     // Grouped by owner: Multus pods fold into their DaemonSet, web pods into the Deployment
     // named from the pod-template-hash.
