@@ -30,7 +30,7 @@ pub enum Command {
     Catalog(CatalogArgs),
     /// List PriorityClasses with their values, users and problems
     Classes(ClassesArgs),
-    /// Set the recommended class on live workloads (files: not yet; use the finding's class)
+    /// Fix files (diff, --write, --check, --emit patches) or live workloads (--cluster)
     Fix(crate::fix::FixArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {

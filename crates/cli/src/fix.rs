@@ -1,13 +1,17 @@
-//! `fix --cluster`: plan patches from the audit's findings, dry-run them on the server, and
+//! `fix`: for files, edit the manifests (a diff, in place, or a CI check) or emit patches;
+//! with `--cluster`, plan patches from the audit's findings, dry-run them on the server, and
 //! apply them after confirmation.
 
 use crate::args::{ClusterArgs, InputArgs};
 use crate::audit::{cluster_options, load_inputs, load_policy};
-use crate::{EXIT_CLEAN, EXIT_ERROR};
-use anyhow::bail;
+use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use pg_catalog::{Catalog, Policy};
 use pg_checks::Config;
-use std::io::{BufRead, IsTerminal, Write};
+use pg_fix::{FixError, Fixer, Note, Options, Source, emit};
+use pg_model::{CheckId, Finding};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -16,19 +20,76 @@ pub enum DryRun {
     Server,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum EmitFormat {
+    /// Strategic-merge patch files and a kustomization.yaml
+    Kustomize,
+    /// `kubectl patch` commands
+    Kubectl,
+    /// RFC 6902 JSON patches
+    JsonPatch,
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = "\
-Without --apply the patches are only printed (as `kubectl patch` commands). With --apply every
-patch is first sent as a server-side dry run; then, after --yes or a confirmation, the owning
-workloads' pod templates are patched with field manager `priorityguard`. Deployments, DaemonSets
-and StatefulSets roll their pods to the new template. Bare pods are never patched: a pod's
-priority is fixed when it is created, so it must be recreated from a fixed manifest.")]
+Files: only the pod spec's priorityClassName line changes (priority is removed); comments,
+quoting, key order, flow style, CRLF, template statements stay byte for byte. The new key goes
+after the pod spec's leading one-line keys (hostNetwork, dnsPolicy, ...), or first when the spec
+starts with a nested block, and before a template conditional rather than inside it.
+--diff (the default) prints a unified diff and exits 0; --check exits 1 when something would
+change (with --diff it also prints the diff); --write replaces each file atomically after
+re-parsing and re-auditing the result. Exit 2: a file could not be read, fixed or written (one
+line on stderr each; the original is left as it was).
+
+Cluster: without --apply the patches are only printed (as `kubectl patch` commands). With
+--apply every patch is first sent as a server-side dry run; then, after --yes or a
+confirmation, the owning workloads' pod templates are patched with field manager
+`priorityguard`. Deployments, DaemonSets and StatefulSets roll their pods to the new template.
+Bare pods are never patched: a pod's priority is fixed when it is created, so it must be
+recreated from a fixed manifest.
+
+See docs/fix.md.")]
 pub struct FixArgs {
+    /// Files or directories to fix (YAML, JSON, Jinja2, Helm templates); `-` reads stdin
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "cluster",
+        conflicts_with = "cluster"
+    )]
+    pub paths: Vec<String>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// A policy file adding catalog entries and changing check severities
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Print a unified diff of the fixes (the default)
+    #[arg(long, conflicts_with_all = ["cluster", "write", "emit"])]
+    pub diff: bool,
+    /// Fix the files in place (atomically; the result is re-audited first)
+    #[arg(long, conflicts_with_all = ["cluster", "check", "emit"])]
+    pub write: bool,
+    /// Exit 1 if anything would change (for CI and pre-commit)
+    #[arg(long, conflicts_with_all = ["cluster", "emit"])]
+    pub check: bool,
+    /// Use this PriorityClass instead of the recommended one
+    #[arg(long, value_name = "NAME")]
+    pub class: Option<String>,
+    /// Fix only this check's findings
+    #[arg(long, value_name = "CHECK-ID", value_parser = fixable_check)]
+    pub only: Option<CheckId>,
+    /// In templates, insert this expression instead of the class name, e.g.
+    /// "{{ .Values.priorityClassName }}" (Helm: the class is added to values.yaml)
+    #[arg(long, value_name = "EXPR", conflicts_with = "cluster")]
+    pub template_expr: Option<String>,
+    /// Print patches instead of editing the files
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "cluster")]
+    pub emit: Option<EmitFormat>,
+    /// Write the emitted patches into this directory instead of stdout
+    #[arg(long, value_name = "DIR", requires = "emit")]
+    pub out: Option<PathBuf>,
+    /// Refuse YAML files larger than this many MiB
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    pub max_yaml_size: u64,
     /// Patch the workloads (after a server-side dry run and confirmation)
     #[arg(long, requires = "cluster")]
     pub apply: bool,
@@ -46,22 +107,203 @@ pub struct FixArgs {
     pub dry_run: Option<DryRun>,
 }
 
+fn fixable_check(id: &str) -> Result<CheckId, String> {
+    let names: Vec<&str> = pg_fix::FIXABLE.iter().map(|c| c.as_str()).collect();
+    CheckId::parse(id)
+        .filter(|c| pg_fix::FIXABLE.contains(c))
+        .ok_or_else(|| format!("fixable checks are {}", names.join(", ")))
+}
+
 pub fn run(a: FixArgs) -> anyhow::Result<u8> {
-    if !a.cluster.cluster {
-        bail!(
-            "fixing files is not available yet; `priorityguard fix --cluster` patches live workloads, and each `audit` finding names the class to add"
-        );
-    }
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
-    let opts = cluster_options(&a.cluster);
+    if a.cluster.cluster {
+        run_cluster(a, &policy, &catalog)
+    } else {
+        run_files(a, &policy, &catalog)
+    }
+}
+
+fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u8> {
+    let stdin = if a.paths.iter().any(|p| p == "-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        Some(Source::stdin(text))
+    } else {
+        None
+    };
     let input = InputArgs {
-        paths: Vec::new(),
-        max_yaml_size: 0,
+        paths: a.paths.iter().filter(|p| *p != "-").cloned().collect(),
+        max_yaml_size: a.max_yaml_size,
         cluster: a.cluster,
     };
-    let loaded = load_inputs(&input, &catalog)?;
-    let audit = pg_checks::audit(&loaded.objects, &catalog, &Config::new(false, &policy));
-    let (patches, refused) = pg_cluster::plan(&audit.findings);
+    let mut loaded = if input.paths.is_empty() {
+        pg_sources::Loaded::default()
+    } else {
+        load_inputs(&input, catalog)?
+    };
+    let mut failed = loaded.problems.iter().any(|p| !p.skipped);
+    if let Some(s) = &stdin {
+        loaded.objects.extend(pg_fix::read_objects(s)?);
+    }
+    let config = Config::new(false, policy);
+    let audit = pg_checks::audit(&loaded.objects, catalog, &config);
+    let fixer = Fixer::new(
+        &loaded.objects,
+        catalog,
+        &config,
+        Options {
+            class: a.class.clone(),
+            only: a.only,
+            template_expr: a.template_expr.clone(),
+        },
+    );
+    let plan = fixer.plan(&audit.findings, |name| match &stdin {
+        Some(s) if name == pg_fix::STDIN_NAME => Ok(s.clone()),
+        _ => Source::read(std::path::Path::new(name)),
+    });
+
+    if let Some(format) = a.emit {
+        failed |= print_errors(&plan.errors);
+        print_notes(&plan.notes);
+        let changes: Vec<_> = plan.changes().cloned().collect();
+        let emitted = emit::emit(emit_format(format), &changes, a.out.as_deref());
+        print_notes(&emitted.notes);
+        std::io::stdout()
+            .lock()
+            .write_all(emitted.stdout.as_bytes())?;
+        if let Err(e) = emitted.write_files() {
+            failed |= print_errors(&[e]);
+        }
+        for (path, _) in &emitted.files {
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN });
+    }
+
+    let outcome = fixer.apply(plan);
+    failed |= print_errors(&outcome.errors);
+    print_notes(&outcome.notes);
+    let mut out = std::io::stdout().lock();
+    let mut changed = false;
+    let mut stdin_written = false;
+    let mut write_errors = Vec::new();
+    for fix in &outcome.files {
+        changed = true;
+        let name = &fix.source.name;
+        let what = describe(&fix.changes);
+        if a.write {
+            if fix.source.path.is_none() {
+                out.write_all(fix.after.as_bytes())?;
+                stdin_written = true;
+                continue;
+            }
+            match pg_fix::write_atomic(&fix.source, &fix.after) {
+                Ok(()) => eprintln!("fixed {name}{what}"),
+                Err(e) => write_errors.push(e),
+            }
+            continue;
+        }
+        if a.check {
+            eprintln!("would fix {name}{what}");
+        }
+        if a.diff || !a.check {
+            out.write_all(pg_fix::unified(name, &fix.source.text, &fix.after).as_bytes())?;
+        }
+    }
+    out.flush()?;
+    failed |= print_errors(&write_errors);
+    // `fix --write -` is a filter: standard input with nothing to fix goes through as it is.
+    if let (true, false, Some(s)) = (a.write, stdin_written, &stdin) {
+        out.write_all(s.text.as_bytes())?;
+    }
+    Ok(if failed {
+        EXIT_ERROR
+    } else if a.check && changed {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+fn emit_format(f: EmitFormat) -> emit::Format {
+    match f {
+        EmitFormat::Kustomize => emit::Format::Kustomize,
+        EmitFormat::Kubectl => emit::Format::Kubectl,
+        EmitFormat::JsonPatch => emit::Format::JsonPatch,
+    }
+}
+
+/// ` (kube-system/DaemonSet/x: priorityClassName system-node-critical)`.
+fn describe(changes: &[pg_fix::Change]) -> String {
+    let parts: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            let mut what = Vec::new();
+            if let Some(class) = &c.class {
+                what.push(format!("priorityClassName {class}"));
+            }
+            if c.remove_priority {
+                what.push("priority removed".to_string());
+            }
+            format!("{}: {}", c.object, what.join(", "))
+        })
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
+}
+
+/// One line each on stderr; true if there were any.
+fn print_errors(errors: &[FixError]) -> bool {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    !errors.is_empty()
+}
+
+fn print_notes(notes: &[Note]) {
+    for n in notes {
+        eprintln!("note: {}: not fixed: {}", n.location, n.message);
+    }
+}
+
+/// `--class` and `--only` apply to live objects too.
+fn adjust(findings: Vec<Finding>, a: &FixArgs) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .filter(|f| a.only.is_none_or(|o| o == f.check))
+        .map(|mut f| {
+            if let (Some(class), Some(_)) = (&a.class, &f.recommended_class) {
+                f.recommended_class = Some(class.clone());
+            }
+            f
+        })
+        .collect()
+}
+
+fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u8> {
+    let opts = cluster_options(&a.cluster);
+    let findings = {
+        let input = InputArgs {
+            paths: Vec::new(),
+            max_yaml_size: 0,
+            cluster: ClusterArgs {
+                cluster: true,
+                context: a.cluster.context.clone(),
+                kubeconfig: a.cluster.kubeconfig.clone(),
+                namespace: a.cluster.namespace.clone(),
+                all_namespaces: a.cluster.all_namespaces,
+            },
+        };
+        let loaded = load_inputs(&input, catalog)?;
+        let audit = pg_checks::audit(&loaded.objects, catalog, &Config::new(false, policy));
+        adjust(audit.findings, &a)
+    };
+    let (patches, refused) = pg_cluster::plan(&findings);
     let target = pg_cluster::target(&opts)?;
 
     let mut out = std::io::stdout().lock();

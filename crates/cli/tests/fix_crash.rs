@@ -1,0 +1,108 @@
+//! `fix --write` never leaves a partial file: a failing rename, a crash right before or right
+//! after it (failpoints, see crates/fix/src/write.rs), and SIGKILL at random moments all
+//! leave the old file or the new one, byte for byte.
+
+mod common;
+use common::*;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pg_fix::{FAILPOINT_VAR, TEMP_MARKER};
+/// The signal `std::process::abort` raises (its number on Linux and the BSDs).
+const SIGABRT: i32 = 6;
+
+/// A copy of metallb-native.yaml (two workloads to fix) and its expected fixed text.
+fn setup(dir: &Path) -> (PathBuf, Vec<u8>, Vec<u8>) {
+    let file = dir.join("metallb-native.yaml");
+    std::fs::copy(
+        repo_root().join("crates/fix/tests/data/metallb/metallb-native.yaml"),
+        &file,
+    )
+    .unwrap();
+    let old = std::fs::read(&file).unwrap();
+    let out = priorityguard_stdin(&["fix", "--write", "-"], Some(&old));
+    assert_eq!(out.status.code(), Some(0));
+    assert_ne!(out.stdout, old);
+    (file, old, out.stdout)
+}
+
+fn write_with(file: &Path, failpoint: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_priorityguard"))
+        .args(["fix", "--write", &file.display().to_string()])
+        .env(FAILPOINT_VAR, failpoint)
+        // A core dump, if the system writes one, lands with the test's files.
+        .current_dir(file.parent().unwrap())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(TEMP_MARKER))
+        .collect()
+}
+
+#[test]
+fn a_failing_rename_leaves_the_old_file_and_no_temporary_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, old, _) = setup(dir.path());
+    let out = write_with(&file, "rename");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&file.display().to_string()) && stderr.contains("left as it was"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), old);
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_crash_before_or_after_the_rename_leaves_a_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, old, new) = setup(dir.path());
+
+    let out = write_with(&file, "abort-before-rename");
+    assert_eq!(out.status.signal(), Some(SIGABRT), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), old, "entirely old");
+    // The crashed process's temporary file is complete; the next write removes it.
+    let left = temp_files(dir.path());
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(std::fs::read(dir.path().join(&left[0])).unwrap(), new);
+
+    let out = write_with(&file, "abort-after-rename");
+    assert_eq!(out.status.signal(), Some(SIGABRT), "{out:?}");
+    assert_eq!(std::fs::read(&file).unwrap(), new, "entirely new");
+    assert_eq!(
+        temp_files(dir.path()),
+        Vec::<String>::new(),
+        "stale one removed"
+    );
+}
+
+#[test]
+fn sigkill_at_any_moment_leaves_the_old_or_the_new_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, old, new) = setup(dir.path());
+    for i in 0..30u64 {
+        std::fs::write(&file, &old).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_priorityguard"))
+            .args(["fix", "--write", &file.display().to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run (a run takes tens of milliseconds).
+        std::thread::sleep(std::time::Duration::from_micros(i * 2_000));
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = std::fs::read(&file).unwrap();
+        assert!(now == old || now == new, "partial file after a kill at {i}");
+    }
+}

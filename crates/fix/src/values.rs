@@ -1,0 +1,227 @@
+//! Helm charts: when a template gets `{{ .Values.priorityClassName }}`, the chart's
+//! `values.yaml` gets `priorityClassName: <class>` so that the chart renders the class by
+//! default. An existing empty value is filled in; an existing different value is left alone.
+
+use crate::edit::Edit;
+use crate::ops::Unfixable;
+use crate::scalar;
+use crate::text::Text;
+use pg_yaml::{NodeId, NodeKind, ScalarStyle, Tree};
+use std::path::{Path, PathBuf};
+
+/// `.Values.a.b` in a template expression, as keys.
+pub fn values_keys(expression: &str) -> Option<Vec<String>> {
+    let at = expression.find(".Values.")?;
+    let path: String = expression[at + ".Values.".len()..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.')
+        .collect();
+    let keys: Vec<String> = path
+        .split('.')
+        .filter(|k| !k.is_empty())
+        .map(str::to_string)
+        .collect();
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// The `values.yaml` of the chart a template belongs to.
+pub fn values_file(template: &Path) -> Option<PathBuf> {
+    template
+        .ancestors()
+        .skip(1)
+        .filter(|d| d.file_name().is_some_and(|n| n == "templates"))
+        .filter_map(Path::parent)
+        .map(|root| root.join("values.yaml"))
+        .find(|v| v.is_file())
+}
+
+/// The edit that makes `keys` default to `class` (`None`: it already does).
+pub fn set_default(text: &Text, keys: &[String], class: &str) -> Result<Option<Edit>, Unfixable> {
+    let mut found: Option<Result<Option<Edit>, Unfixable>> = None;
+    pg_yaml::parse_stream(text.parsed(), |unit| {
+        if found.is_none() {
+            found = Some(edit_in(text, unit.tree, unit.root, keys, class));
+        }
+    })
+    .map_err(|e| {
+        format!(
+            "values.yaml does not parse (line {}: {})",
+            e.line, e.message
+        )
+    })?;
+    found.unwrap_or_else(|| Ok(Some(append(text, keys, class))))
+}
+
+fn edit_in(
+    text: &Text,
+    tree: &Tree,
+    root: NodeId,
+    keys: &[String],
+    class: &str,
+) -> Result<Option<Edit>, Unfixable> {
+    let dotted = keys.join(".");
+    let mut node = root;
+    let mut parent_line = 0;
+    for (depth, key) in keys.iter().enumerate() {
+        if !matches!(tree.node(node).kind, NodeKind::Map(_)) {
+            return Err(format!(
+                "values.yaml has no mapping for {dotted}; add it by hand"
+            ));
+        }
+        match tree.get_entry(node, key) {
+            Some((key_node, value)) if depth + 1 < keys.len() => {
+                node = value;
+                parent_line = tree.node(key_node).start.line;
+            }
+            Some((key_node, value)) => return fill(text, tree, key_node, value, &dotted, class),
+            None if depth == 0 => return Ok(Some(append(text, keys, class))),
+            None => {
+                return insert_first(text, tree, (node, parent_line), &keys[depth..], class)
+                    .map(Some);
+            }
+        }
+    }
+    unreachable!("keys are not empty")
+}
+
+/// Sets an existing key whose value is empty or null; leaves a set one alone.
+fn fill(
+    text: &Text,
+    tree: &Tree,
+    key: NodeId,
+    value: NodeId,
+    dotted: &str,
+    class: &str,
+) -> Result<Option<Edit>, Unfixable> {
+    let node = tree.node(value);
+    let NodeKind::Scalar { value: v, style } = &node.kind else {
+        return Err(format!(
+            "values.yaml has a collection at {dotted}; set it by hand"
+        ));
+    };
+    let range = text.offset(node.start)..text.offset(node.end);
+    let new = match style {
+        _ if v == class => return Ok(None),
+        ScalarStyle::Plain if v.is_empty() => {
+            // `key:` with nothing after it: the value goes after the colon.
+            let after_key = text.offset(tree.node(key).end);
+            let colon = after_key
+                + text.body()[after_key..]
+                    .find(':')
+                    .expect("a mapping key is followed by a colon");
+            return Ok(Some(Edit::insert(
+                colon + 1,
+                format!(" {}", scalar::yaml(class)),
+            )));
+        }
+        ScalarStyle::Plain if matches!(v.as_str(), "~" | "null" | "Null" | "NULL") => {
+            scalar::yaml(class)
+        }
+        ScalarStyle::DoubleQuoted if v.is_empty() => scalar::json(class),
+        ScalarStyle::SingleQuoted if v.is_empty() => scalar::single_quoted(class),
+        _ => {
+            return Err(format!("values.yaml sets {dotted} to {v:?}; left as it is"));
+        }
+    };
+    Ok(Some(Edit { range, text: new }))
+}
+
+/// New lines as the first keys of an existing block mapping (`flannel:` gets
+/// `priorityClassName:` right under it, above comments that describe the next key).
+fn insert_first(
+    text: &Text,
+    tree: &Tree,
+    (map, parent_line): (NodeId, usize),
+    keys: &[String],
+    class: &str,
+) -> Result<Edit, Unfixable> {
+    let first = match &tree.node(map).kind {
+        NodeKind::Map(entries) => entries.first().map(|&(k, _)| tree.node(k).start),
+        _ => None,
+    };
+    let first = first.filter(|&p| text.starts_line(p)).ok_or_else(|| {
+        format!(
+            "values.yaml writes the mapping for {} in flow style; add `{}: {class}` by hand",
+            keys[0],
+            keys.join(".")
+        )
+    })?;
+    let mut line = first.line;
+    while line - 1 > parent_line && text.is_comment_line(line - 1) {
+        line -= 1;
+    }
+    let lines = nested(keys, class, first.col, text.eol(line));
+    Ok(Edit::insert(text.line_start(line), lines))
+}
+
+/// New top-level lines at the end of the file.
+fn append(text: &Text, keys: &[String], class: &str) -> Edit {
+    let body = text.body();
+    let last = text.line_count().max(1);
+    let eol = text.eol(last);
+    let mut lines = String::new();
+    if !body.is_empty() && !body.ends_with('\n') {
+        lines.push_str(eol);
+    }
+    lines.push_str(&nested(keys, class, 0, eol));
+    Edit::insert(body.len(), lines)
+}
+
+/// `a:` / `  b: class`, starting at column `col`, two spaces deeper per level.
+fn nested(keys: &[String], class: &str, col: usize, eol: &str) -> String {
+    let mut lines = String::new();
+    for (depth, key) in keys.iter().enumerate() {
+        let indent = " ".repeat(col + 2 * depth);
+        if depth + 1 == keys.len() {
+            lines.push_str(&format!("{indent}{key}: {}{eol}", scalar::yaml(class)));
+        } else {
+            lines.push_str(&format!("{indent}{key}:{eol}"));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(values: &str, keys: &[&str]) -> Result<String, Unfixable> {
+        let text = Text::new(values, None);
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let edits = set_default(&text, &keys, "system-node-critical")?;
+        Ok(crate::edit::apply(text.body(), edits.into_iter().collect()).unwrap())
+    }
+
+    #[test]
+    fn appends_fills_or_leaves_alone() {
+        assert_eq!(
+            set("image: x\n", &["priorityClassName"]).unwrap(),
+            "image: x\npriorityClassName: system-node-critical\n"
+        );
+        assert_eq!(
+            set("a: 1", &["x", "y"]).unwrap(),
+            "a: 1\nx:\n  y: system-node-critical\n"
+        );
+        assert_eq!(
+            set("priorityClassName: \"\"\r\n", &["priorityClassName"]).unwrap(),
+            "priorityClassName: \"system-node-critical\"\r\n"
+        );
+        assert_eq!(
+            set("priorityClassName:\n# c\n", &["priorityClassName"]).unwrap(),
+            "priorityClassName: system-node-critical\n# c\n"
+        );
+        assert!(set("priorityClassName: other\n", &["priorityClassName"]).is_err());
+        assert_eq!(
+            set(
+                "flannel:\n  # its image\n  image: x\n",
+                &["flannel", "priorityClassName"]
+            )
+            .unwrap(),
+            "flannel:\n  priorityClassName: system-node-critical\n  # its image\n  image: x\n"
+        );
+        assert_eq!(
+            values_keys("{{ .Values.daemonset.priorityClassName | quote }}"),
+            Some(vec!["daemonset".into(), "priorityClassName".into()])
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! Atomic writes: mode and content as expected, symlinks followed, and a file that changed
+//! since it was read is left alone. (Failing renames and crashes are injected through the
+//! binary, in crates/cli/tests/fix_crash.rs, since they need a process of their own.)
+
+use pg_fix::{FixError, Source, TEMP_MARKER, write_atomic};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(TEMP_MARKER))
+        .collect()
+}
+
+#[test]
+fn replaces_the_content_and_keeps_the_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ds.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let source = Source::read(&path).unwrap();
+    write_atomic(&source, "a: 2\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 2\n");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn writes_through_a_symlink() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("real.yaml");
+    let link = dir.path().join("link.yaml");
+    std::fs::write(&real, "a: 1\n").unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let source = Source::read(&link).unwrap();
+    write_atomic(&source, "a: 2\n").unwrap();
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), "a: 2\n");
+}
+
+#[test]
+fn a_file_changed_since_it_was_read_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ds.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    let source = Source::read(&path).unwrap();
+    // Same size: only the content (or the modification time) tells.
+    std::fs::write(&path, "a: 3\n").unwrap();
+    let err = write_atomic(&source, "a: 2\n").unwrap_err();
+    assert!(matches!(err, FixError::Changed { .. }), "{err}");
+    assert!(err.to_string().starts_with(&path.display().to_string()));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 3\n");
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn an_unwritable_directory_is_one_error_and_no_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ds.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    let source = Source::read(&path).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o500)).unwrap();
+    let result = write_atomic(&source, "a: 2\n");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    // Root ignores directory permissions; then the write simply succeeds.
+    match result {
+        Err(e) => {
+            let message = e.to_string();
+            assert!(message.contains("left as it was"), "{message}");
+            assert_eq!(message.lines().count(), 1);
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 1\n");
+        }
+        Ok(()) => assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 2\n"),
+    }
+    assert!(temp_files(dir.path()).is_empty());
+}
