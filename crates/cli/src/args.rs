@@ -32,6 +32,8 @@ pub enum Command {
     Classes(ClassesArgs),
     /// Fix files (diff, --write, --check, --emit patches) or live workloads (--cluster)
     Fix(crate::fix::FixArgs),
+    /// Generate admission policies that keep critical workloads on the right class
+    Policy(crate::policy::PolicyArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]

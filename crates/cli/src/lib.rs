@@ -7,6 +7,7 @@ mod catalog;
 mod classes;
 mod fix;
 mod output;
+mod policy;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, Parser};
@@ -32,6 +33,7 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         Command::Catalog(c) => catalog::run(c),
         Command::Classes(c) => classes::run(c),
         Command::Fix(f) => fix::run(f),
+        Command::Policy(p) => policy::run(p),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)

@@ -1,0 +1,83 @@
+//! `priorityguard policy`: admission policies generated from the catalog audit uses.
+
+use crate::EXIT_CLEAN;
+use crate::audit::load_policy;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use pg_policy::{Checks, Engine, Mode, Options};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct PolicyArgs {
+    /// vap: ValidatingAdmissionPolicy (Kubernetes >= 1.30); map: MutatingAdmissionPolicy
+    /// (>= 1.36, 1.34 with a feature gate); kyverno: ClusterPolicy; gatekeeper:
+    /// ConstraintTemplate + Constraint
+    #[arg(long, value_enum)]
+    pub engine: EngineArg,
+    /// enforce: reject; warn: admit with a warning; audit: admit and record; mutate: set the
+    /// class (map, kyverno). Default: mutate for map, enforce for the others
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// A policy file adding catalog entries (and turning checks off), as for `audit`
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Write one file per object into this directory (created if needed) instead of stdout
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum EngineArg {
+    Vap,
+    Map,
+    Kyverno,
+    Gatekeeper,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ModeArg {
+    Enforce,
+    Warn,
+    Audit,
+    Mutate,
+}
+
+pub fn run(a: PolicyArgs) -> anyhow::Result<u8> {
+    let (policy, catalog) = load_policy(a.policy.as_deref())?;
+    let opts = Options {
+        engine: match a.engine {
+            EngineArg::Vap => Engine::Vap,
+            EngineArg::Map => Engine::Map,
+            EngineArg::Kyverno => Engine::Kyverno,
+            EngineArg::Gatekeeper => Engine::Gatekeeper,
+        },
+        mode: a.mode.map(|m| match m {
+            ModeArg::Enforce => Mode::Enforce,
+            ModeArg::Warn => Mode::Warn,
+            ModeArg::Audit => Mode::Audit,
+            ModeArg::Mutate => Mode::Mutate,
+        }),
+        checks: Checks::from_policy(&policy),
+    };
+    let docs = pg_policy::generate(&catalog, &opts)?;
+    match &a.out {
+        Some(dir) => write_files(dir, &docs)?,
+        None => std::io::stdout()
+            .lock()
+            .write_all(pg_policy::to_stream(&docs).as_bytes())?,
+    }
+    Ok(EXIT_CLEAN)
+}
+
+/// One file per document; the names say the order to apply them in.
+fn write_files(dir: &Path, docs: &[pg_policy::Document]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for d in docs {
+        let path = dir.join(&d.file_name);
+        std::fs::write(&path, &d.text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
