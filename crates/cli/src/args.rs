@@ -34,6 +34,8 @@ pub enum Command {
     Fix(crate::fix::FixArgs),
     /// Generate admission policies that keep critical workloads on the right class
     Policy(crate::policy::PolicyArgs),
+    /// Simulate preemption, node-pressure eviction and OOM order, before and after fixes
+    Simulate(crate::simulate::SimulateArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]

@@ -59,8 +59,9 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
     let mut loaded = load_inputs(&a.input, &catalog)?;
     let config = Config::new(a.all, &policy);
-    let audit = pg_checks::audit(&loaded.objects, &catalog, &config);
+    let mut audit = pg_checks::audit(&loaded.objects, &catalog, &config);
     drop(std::mem::take(&mut loaded.objects));
+    crate::simulate::add_risk_lines(&a.input, &loaded, &mut audit.findings, &catalog);
     let input_errors = loaded.problems.iter().any(|p| !p.skipped);
     let report = Report {
         findings: audit.findings,

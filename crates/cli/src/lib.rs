@@ -8,6 +8,7 @@ mod classes;
 mod fix;
 mod output;
 mod policy;
+mod simulate;
 
 use args::{Cli, Command};
 use clap::{CommandFactory, Parser};
@@ -34,6 +35,7 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         Command::Classes(c) => classes::run(c),
         Command::Fix(f) => fix::run(f),
         Command::Policy(p) => policy::run(p),
+        Command::Simulate(s) => simulate::run(s),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)

@@ -1,6 +1,7 @@
 //! Live clusters for priorityguard: `audit --cluster` reads pods, workloads, PriorityClasses and
 //! ResourceQuotas from a kube-apiserver; `fix --cluster` patches the owning workloads' pod
-//! templates.
+//! templates; `simulate --cluster` lists nodes, pods, classes, budgets and pod metrics as raw
+//! pages ([`list_snapshot`]).
 //!
 //! The API is blocking on purpose: the CLI is synchronous, and each call runs kube-rs on a
 //! private single-threaded tokio runtime (so do not call it from inside another runtime).
@@ -21,6 +22,7 @@ mod list;
 mod plan;
 mod progress;
 mod retry;
+mod snapshot;
 
 use std::path::PathBuf;
 
@@ -29,6 +31,7 @@ pub use connect::{Target, target};
 pub use error::ClusterError;
 pub use list::{PAGE_SIZE, load, load_keeping_labels};
 pub use plan::{PlannedPatch, plan};
+pub use snapshot::list_snapshot;
 
 /// Where and what to read; the CLI fills it from `--kubeconfig`, `--context`, `-n` / `-A`.
 #[derive(Clone, Debug, Default)]

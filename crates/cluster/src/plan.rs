@@ -129,6 +129,7 @@ mod tests {
             current_class: None,
             recommended_class: recommended.map(str::to_string),
             pods: Vec::new(),
+            risk: None,
         }
     }
 

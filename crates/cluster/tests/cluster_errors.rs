@@ -121,6 +121,7 @@ fn multus_finding() -> pg_model::Finding {
         current_class: None,
         recommended_class: Some("system-node-critical".to_string()),
         pods: Vec::new(),
+        risk: None,
     }
 }
 

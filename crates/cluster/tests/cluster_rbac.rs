@@ -52,6 +52,7 @@ fn coredns_patch() -> PlannedPatch {
         current_class: None,
         recommended_class: Some("system-cluster-critical".to_string()),
         pods: Vec::new(),
+        risk: None,
     }]);
     patches.remove(0)
 }

@@ -135,4 +135,9 @@ pub struct Finding {
     /// Pods (from pod lists) that this finding covers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pods: Vec<PodRef>,
+    /// What the kubelet would do to the pods as they stand and after the fix, e.g. "evicted
+    /// 3rd of 41 under memory pressure on node-a; immune after fix"; only when the input
+    /// has nodes to simulate on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub risk: Option<String>,
 }

@@ -131,6 +131,9 @@ fn write_details(out: &mut dyn Write, findings: &[&Finding]) -> io::Result<()> {
         if !finding.pods.is_empty() {
             writeln!(out, "  - {}", escape(&text::pods(&finding.pods)))?;
         }
+        if let Some(risk) = &finding.risk {
+            writeln!(out, "  - risk: {}", escape(risk))?;
+        }
     }
     writeln!(out)?;
     writeln!(out, "</details>")

@@ -84,6 +84,7 @@ fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Resul
 ///     class: none -> system-node-critical
 ///     component: Multus (node-agent), matched by image ghcr.io/...
 ///     7 pods: a, b, c, d, e (+2 more)
+///     risk: evicted 3rd of 41 under memory pressure on node-a; immune after fix
 /// ```
 fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Result<()> {
     let label = format!("{}[{}]", finding.severity, finding.check);
@@ -110,6 +111,9 @@ fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Res
     if !finding.pods.is_empty() {
         let count = format!("{}:", text::pod_count(&finding.pods));
         write_detail(out, p, &count, &text::pod_names(&finding.pods))?;
+    }
+    if let Some(risk) = &finding.risk {
+        write_detail(out, p, "risk:", risk)?;
     }
     Ok(())
 }

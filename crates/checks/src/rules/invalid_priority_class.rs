@@ -69,5 +69,6 @@ fn finding(c: &PriorityClassDef, message: String) -> Finding {
         current_class: None,
         recommended_class: None,
         pods: Vec::new(),
+        risk: None,
     }
 }

@@ -49,6 +49,7 @@ impl Draft {
             current_class: self.current_class,
             recommended_class: self.recommended_class,
             pods: Vec::new(),
+            risk: None,
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn report() -> Report {
             current_class: None,
             recommended_class: None,
             pods: vec![],
+            risk: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -99,6 +100,11 @@ pub fn report() -> Report {
                 location: None,
             })
             .collect(),
+            risk: Some(
+                "evicted 3rd of 41 under memory pressure on node-a; immune after fix; \
+                 oom_score_adj 994 -> -997 (the most exposed of 7 pods)"
+                    .to_string(),
+            ),
         },
         Finding {
             check: CheckId::PrioritySetDirectly,
@@ -113,6 +119,7 @@ pub fn report() -> Report {
             current_class: None,
             recommended_class: None,
             pods: vec![],
+            risk: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -128,6 +135,7 @@ pub fn report() -> Report {
             current_class: None,
             recommended_class: Some("system-node-critical".to_string()),
             pods: vec![],
+            risk: None,
         },
         Finding {
             check: CheckId::CriticalClassTooWeak,
@@ -142,6 +150,7 @@ pub fn report() -> Report {
             current_class: Some("system-cluster-critical".to_string()),
             recommended_class: Some("system-node-critical".to_string()),
             pods: vec![],
+            risk: None,
         },
         Finding {
             check: CheckId::InvalidPriorityClass,
@@ -156,6 +165,7 @@ pub fn report() -> Report {
             current_class: None,
             recommended_class: None,
             pods: vec![],
+            risk: None,
         },
     ];
     let components = vec![

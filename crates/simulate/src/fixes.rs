@@ -1,0 +1,107 @@
+//! The cluster after `priorityguard fix`: every pod the catalog recognises as a critical
+//! component gets its recommended class (when that is stronger than what it has), with the
+//! priority and preemption policy the Priority admission plugin would give it on re-creation.
+
+use crate::model::Pod;
+use crate::snapshot::Snapshot;
+use pg_catalog::Catalog;
+use pg_model::{ClassRef, ComponentMatch, OwnerRef, PodSpecFacts, Workload, WorkloadKind};
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Fix {
+    pub pod: String,
+    /// Catalog id, e.g. `multus`.
+    pub component: String,
+    pub component_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_class: Option<String>,
+    pub to_class: String,
+    pub from_priority: i64,
+    pub to_priority: i64,
+}
+
+/// The pod as the catalog sees workloads.
+fn workload(pod: &Pod) -> Workload {
+    Workload {
+        kind: WorkloadKind::Pod,
+        name: pod.name.clone(),
+        namespace: Some(pod.namespace.clone()),
+        labels: Vec::new(),
+        owner: pod.owner.as_ref().map(|o| OwnerRef {
+            kind: o.kind.clone(),
+            name: o.name.clone(),
+        }),
+        from_api: true,
+        mirror: pod.static_or_mirror,
+        pod: PodSpecFacts {
+            priority_class: match &pod.priority_class_name {
+                Some(name) => ClassRef::Literal { name: name.clone() },
+                None => ClassRef::Missing,
+            },
+            priority: Some(pod.priority),
+            preemption_never: pod.preemption_never,
+            host_network: pod.host_network,
+            containers: pod
+                .init_containers
+                .iter()
+                .map(|c| (c, true))
+                .chain(pod.containers.iter().map(|c| (c, false)))
+                .map(|(c, init)| pg_model::Container {
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    init,
+                })
+                .collect(),
+            host_paths: pod.host_paths.clone(),
+            labels: pod
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            positions: None,
+        },
+        location: None,
+    }
+}
+
+/// The critical component `pod` is, if the catalog knows it.
+pub fn component(catalog: &Catalog, pod: &Pod) -> Option<ComponentMatch> {
+    catalog.classify(&workload(pod))
+}
+
+/// Gives `pod` its recommended class if that raises its priority; returns what changed.
+pub fn fix_pod(snapshot: &Snapshot, catalog: &Catalog, pod: &mut Pod) -> Option<Fix> {
+    let component = component(catalog, pod)?;
+    let class = snapshot.class(&component.recommended_class)?;
+    if class.value <= pod.priority {
+        return None;
+    }
+    let fix = Fix {
+        pod: pod.key(),
+        component: component.id,
+        component_name: component.name,
+        from_class: pod.priority_class_name.clone(),
+        to_class: class.name.clone(),
+        from_priority: pod.priority,
+        to_priority: class.value,
+    };
+    pod.priority_class_name = Some(class.name.clone());
+    pod.priority = class.value;
+    pod.preemption_never = class.preemption_never;
+    Some(fix)
+}
+
+/// `snapshot` with every fix applied, and the list of fixes.
+pub fn apply(snapshot: &Snapshot, catalog: &Catalog) -> (Snapshot, Vec<Fix>) {
+    let mut fixed = snapshot.clone();
+    let mut fixes = Vec::new();
+    for i in 0..fixed.pods.len() {
+        let mut pod = fixed.pods[i].clone();
+        if let Some(f) = fix_pod(snapshot, catalog, &mut pod) {
+            fixes.push(f);
+            fixed.pods[i] = pod;
+        }
+    }
+    (fixed, fixes)
+}

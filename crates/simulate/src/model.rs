@@ -1,0 +1,156 @@
+//! The cluster as the simulator sees it: nodes, pods, PodDisruptionBudgets, reduced to the
+//! fields the scheduler's and kubelet's rules read.
+
+use crate::quantity::Quantity;
+use crate::selector::{LabelSelector, NodeSelectorTerm, Taint, Toleration};
+use std::collections::BTreeMap;
+
+/// Resource name -> quantity, as in a container's `resources.requests`.
+pub type ResourceList = BTreeMap<String, Quantity>;
+pub type Labels = BTreeMap<String, String>;
+
+pub const CPU: &str = "cpu";
+pub const MEMORY: &str = "memory";
+pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+pub const PODS: &str = "pods";
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    pub requests: ResourceList,
+    pub limits: ResourceList,
+    /// An init container with `restartPolicy: Always`: a sidecar (KEP-753), which keeps running
+    /// next to the regular containers and so adds to their requests.
+    pub sidecar: bool,
+}
+
+/// Who created a pod, from its controlling `ownerReferences` entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: Labels,
+    pub owner: Option<Owner>,
+    /// A static pod (`kubernetes.io/config.source` other than `api`) or its mirror object
+    /// (`kubernetes.io/config.mirror`): the kubelet treats both as critical.
+    pub static_or_mirror: bool,
+    pub node_name: Option<String>,
+    pub nominated_node_name: Option<String>,
+    /// `status.phase`; Succeeded and Failed pods hold no resources.
+    pub phase: Option<String>,
+    /// `metadata.deletionTimestamp` is set: the pod is terminating.
+    pub terminating: bool,
+    /// `status.startTime` (RFC 3339, UTC), which orders equal-priority pods in preemption.
+    pub start_time: Option<String>,
+    pub priority_class_name: Option<String>,
+    /// The resolved priority (`spec.priority`, else the class's value, else 0).
+    pub priority: i64,
+    /// `preemptionPolicy: Never`: the pod waits instead of preempting.
+    pub preemption_never: bool,
+    /// `status.qosClass` when the API reported it; computed otherwise.
+    pub qos_class: Option<String>,
+    pub containers: Vec<Container>,
+    pub init_containers: Vec<Container>,
+    pub overhead: ResourceList,
+    /// Pod-level `spec.resources` (PodLevelResources, on by default since 1.34).
+    pub pod_requests: ResourceList,
+    pub pod_limits: ResourceList,
+    pub node_selector: Labels,
+    /// Required node affinity terms (ORed); `None` when there is no required affinity.
+    pub affinity_terms: Option<Vec<NodeSelectorTerm>>,
+    pub tolerations: Vec<Toleration>,
+    // For the catalog, which recognises critical components.
+    pub host_network: bool,
+    pub host_paths: Vec<String>,
+}
+
+impl Pod {
+    /// `namespace/name`, as pods are named in output and usage files.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// The API's `IsCriticalPod`: never evicted by the kubelet under node pressure.
+    pub fn is_critical(&self) -> bool {
+        self.static_or_mirror || self.priority >= pg_model::SYSTEM_CRITICAL_THRESHOLD
+    }
+
+    /// The kubelet's `IsNodeCriticalPod`: critical *and* in class system-node-critical; only
+    /// these (and Guaranteed pods) get the OOM protection of -997.
+    pub fn is_node_critical(&self) -> bool {
+        self.is_critical()
+            && self.priority_class_name.as_deref() == Some(pg_model::SYSTEM_NODE_CRITICAL)
+    }
+
+    /// Succeeded and Failed pods are gone for the scheduler (its informer filters them out)
+    /// and for the kubelet.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self.phase.as_deref(), Some("Succeeded" | "Failed"))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub labels: Labels,
+    pub taints: Vec<Taint>,
+    pub unschedulable: bool,
+    pub allocatable: ResourceList,
+    pub capacity: ResourceList,
+}
+
+impl Node {
+    /// What the kubelet divides by in the OOM formula: the machine's memory capacity.
+    pub fn memory_capacity(&self) -> Option<i64> {
+        self.capacity
+            .get(MEMORY)
+            .or_else(|| self.allocatable.get(MEMORY))
+            .map(|q| q.value())
+            .filter(|v| *v > 0)
+    }
+}
+
+/// A PodDisruptionBudget as the scheduler reads it: only `status.disruptionsAllowed` and
+/// `status.disruptedPods` count, not `minAvailable` / `maxUnavailable` themselves.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pdb {
+    pub namespace: String,
+    pub name: String,
+    pub selector: Option<LabelSelector>,
+    pub min_available: Option<String>,
+    pub max_unavailable: Option<String>,
+    pub disruptions_allowed: i64,
+    /// False when the object had no status (a manifest, not read back from a cluster):
+    /// `disruptions_allowed` is then estimated from the spec.
+    pub from_status: bool,
+    pub disrupted_pods: Vec<String>,
+}
+
+impl Pdb {
+    /// The scheduler's matching: same namespace, a non-empty valid selector that matches, and a
+    /// pod with at least one label.
+    pub fn matches(&self, pod: &Pod) -> bool {
+        self.namespace == pod.namespace
+            && !pod.labels.is_empty()
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| !s.is_empty() && s.matches(&pod.labels))
+    }
+}
+
+/// A PriorityClass: its value and whether pods in it may preempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Class {
+    pub name: String,
+    pub value: i64,
+    pub global_default: bool,
+    pub preemption_never: bool,
+}

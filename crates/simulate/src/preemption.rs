@@ -1,0 +1,583 @@
+//! kube-scheduler's DefaultPreemption (`pkg/scheduler/framework/preemption/preemption.go` and
+//! `plugins/defaultpreemption/default_preemption.go`, v1.36), for one pending pod.
+//!
+//! 1. A pod with `preemptionPolicy: Never` never preempts.
+//! 2. Candidate nodes are those whose filters failed with `Unschedulable` (not
+//!    `UnschedulableAndUnresolvable`).
+//! 3. On each, `SelectVictimsOnNode`: remove every pod of strictly lower priority; if the pod
+//!    still does not fit, the node is out. Otherwise sort them by importance (priority, then
+//!    older start time first), split them into PDB-violating and non-violating ones (budgets
+//!    counted down in that order), and reprieve highest-importance first — violating ones
+//!    before the others — every pod whose return still lets the preemptor fit. The rest are
+//!    the victims.
+//! 4. `pickOneNodeForPreemption`: fewest PDB violations, then the lowest highest-victim
+//!    priority, then the smallest sum of victim priorities, then the fewest victims, then the
+//!    latest start time of the highest-priority victims; a remaining tie is broken by Go's map
+//!    order (this simulator reports it and names the first node alphabetically).
+//!
+//! Nodes are all dry-run here; the scheduler dry-runs at most max(10% of nodes, 100) from a
+//! random offset, which only matters above 100 candidate nodes.
+
+use crate::model::{Pdb, Pod};
+use crate::resources::{Requests, pod_requests};
+use crate::schedule::{Fit, NodeLoad, nominated_load, resources_fit, static_filters};
+use crate::snapshot::Snapshot;
+use serde::Serialize;
+use std::cmp::Ordering;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Victim {
+    pub pod: String,
+    pub priority: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Deleting it takes a PodDisruptionBudget below its allowance.
+    pub violates_pdb: bool,
+    #[serde(skip)]
+    start_time: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub node: String,
+    /// Most important first, as the scheduler keeps them.
+    pub victims: Vec<Victim>,
+    pub pdb_violations: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    pub node: String,
+    pub fit: Fit,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Fits without preemption; the scheduler scores these nodes and binds to the best one.
+    Fits { nodes: Vec<String> },
+    /// Preempts `victims` on `node` (the scheduler sets the pod's `nominatedNodeName`).
+    Preempts {
+        node: String,
+        victims: Vec<Victim>,
+        pdb_violations: usize,
+        /// The criterion that singled the node out among several candidates.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        decided_by: Option<String>,
+        candidates: Vec<Candidate>,
+    },
+    /// Stays pending.
+    Pending { reason: String },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Preemption {
+    pub pod: String,
+    pub priority: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    pub preemption_policy: &'static str,
+    pub requests: Requests,
+    pub result: Outcome,
+    /// Why the pod does not fit each node as things stand.
+    pub nodes: Vec<NodeStatus>,
+}
+
+impl Preemption {
+    pub fn victims(&self) -> &[Victim] {
+        match &self.result {
+            Outcome::Preempts { victims, .. } => victims,
+            _ => &[],
+        }
+    }
+
+    pub fn nominated_node(&self) -> Option<&str> {
+        match &self.result {
+            Outcome::Preempts { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+}
+
+/// `util.MoreImportantPod` as an ordering: higher priority first, then the earlier start
+/// time (a pod with none counts as starting now, i.e. last); names make it total.
+fn importance(a: &Pod, b: &Pod) -> Ordering {
+    b.priority
+        .cmp(&a.priority)
+        .then_with(|| start_key(&a.start_time).cmp(&start_key(&b.start_time)))
+        .then_with(|| a.key().cmp(&b.key()))
+}
+
+/// Start times compare as RFC 3339 UTC text; a missing one is "now", later than any.
+fn start_key(t: &Option<String>) -> (bool, &str) {
+    (t.is_none(), t.as_deref().unwrap_or(""))
+}
+
+/// Whether the preemptor fits `load` minus `removed` (indices into `load.pods`), with the
+/// nominated pods the scheduler reserves room for.
+struct Dry<'a> {
+    load: &'a NodeLoad<'a>,
+    pod: &'a Pod,
+    req: Requests,
+    nominated: (Requests, usize),
+}
+
+impl Dry<'_> {
+    fn fits(&self, present: &[bool]) -> bool {
+        let mut used = self.nominated.0.clone();
+        let mut count = self.nominated.1;
+        for ((_, r), here) in self.load.pods.iter().zip(present) {
+            if *here {
+                used.add(r);
+                count += 1;
+            }
+        }
+        static_filters(self.pod, self.load.node).fits()
+            && resources_fit(&self.req, self.load.node, &used, count).fits()
+    }
+}
+
+/// `filterPodsWithPDBViolation`: walks pods in importance order, counting down each matching
+/// budget's `disruptionsAllowed`; a pod that takes any budget below zero is violating.
+fn pdb_violations(pods: &[&Pod], pdbs: &[Pdb]) -> Vec<bool> {
+    let mut allowed: Vec<i64> = pdbs.iter().map(|p| p.disruptions_allowed).collect();
+    pods.iter()
+        .map(|pod| {
+            let mut violating = false;
+            for (i, pdb) in pdbs.iter().enumerate() {
+                if !pdb.matches(pod) || pdb.disrupted_pods.contains(&pod.name) {
+                    continue;
+                }
+                allowed[i] -= 1;
+                if allowed[i] < 0 {
+                    violating = true;
+                }
+            }
+            violating
+        })
+        .collect()
+}
+
+/// `SelectVictimsOnNode`, or `None` when preemption cannot help on this node.
+fn select_victims(dry: &Dry, pdbs: &[Pdb]) -> Option<Candidate> {
+    let pods = &dry.load.pods;
+    let mut present = vec![true; pods.len()];
+    let mut potential: Vec<usize> = (0..pods.len())
+        .filter(|&i| pods[i].0.priority < dry.pod.priority)
+        .collect();
+    if potential.is_empty() {
+        return None;
+    }
+    for &i in &potential {
+        present[i] = false;
+    }
+    if !dry.fits(&present) {
+        return None;
+    }
+    potential.sort_by(|&a, &b| importance(pods[a].0, pods[b].0));
+    let ordered: Vec<&Pod> = potential.iter().map(|&i| pods[i].0).collect();
+    let violating = pdb_violations(&ordered, pdbs);
+    let (first, second): (Vec<_>, Vec<_>) = potential
+        .iter()
+        .zip(&violating)
+        .map(|(&i, &v)| (i, v))
+        .partition(|(_, v)| *v);
+    let mut victims = Vec::new();
+    let mut pdb_violations = 0;
+    for &(i, v) in first.iter().chain(&second) {
+        present[i] = true;
+        if !dry.fits(&present) {
+            present[i] = false;
+            pdb_violations += usize::from(v);
+            let p = pods[i].0;
+            victims.push(Victim {
+                pod: p.key(),
+                priority: p.priority,
+                class: p.priority_class_name.clone(),
+                violates_pdb: v,
+                start_time: p.start_time.clone(),
+            });
+        }
+    }
+    if victims.is_empty() {
+        return None;
+    }
+    if !first.is_empty() && !second.is_empty() {
+        victims.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| start_key(&a.start_time).cmp(&start_key(&b.start_time)))
+                .then_with(|| a.pod.cmp(&b.pod))
+        });
+    }
+    Some(Candidate {
+        node: dry.load.node.name.clone(),
+        victims,
+        pdb_violations,
+    })
+}
+
+/// A node's score under one criterion; higher is better. Start times compare as text, a
+/// missing one ("now") after any.
+type Score = (i128, (bool, String));
+
+/// A named score function of `pickOneNodeForPreemption`.
+type Criterion = (&'static str, fn(&Candidate) -> Score);
+
+/// `pickOneNodeForPreemption`'s score functions, in order.
+const CRITERIA: [Criterion; 5] = [
+    ("fewest PDB violations", |c| {
+        (-(c.pdb_violations as i128), Default::default())
+    }),
+    ("lowest highest-priority victim", |c| {
+        (-(c.victims[0].priority as i128), Default::default())
+    }),
+    ("smallest sum of victim priorities", |c| {
+        let sum: i128 = c
+            .victims
+            .iter()
+            .map(|v| v.priority as i128 + i32::MAX as i128 + 1)
+            .sum();
+        (-sum, Default::default())
+    }),
+    ("fewest victims", |c| {
+        (-(c.victims.len() as i128), Default::default())
+    }),
+    ("latest start of the highest-priority victims", |c| {
+        (0, earliest_top_start(c))
+    }),
+];
+
+/// The earliest start time among the highest-priority victims (`GetEarliestPodStartTime`).
+fn earliest_top_start(c: &Candidate) -> (bool, String) {
+    let top = c.victims.iter().map(|v| v.priority).max().unwrap_or(0);
+    c.victims
+        .iter()
+        .filter(|v| v.priority == top)
+        .map(|v| start_key(&v.start_time))
+        .min()
+        .map_or((true, String::new()), |(none, t)| (none, t.to_string()))
+}
+
+/// The chosen candidate and the criterion that decided (None when there was only one).
+fn pick(candidates: &[Candidate]) -> (usize, Option<String>) {
+    if candidates.len() == 1 {
+        return (0, None);
+    }
+    let mut remaining: Vec<usize> = (0..candidates.len()).collect();
+    for (name, score) in CRITERIA {
+        let best = remaining
+            .iter()
+            .map(|&c| score(&candidates[c]))
+            .max()
+            .expect("candidates remain");
+        remaining.retain(|&c| score(&candidates[c]) == best);
+        if remaining.len() == 1 {
+            return (remaining[0], Some(name.to_string()));
+        }
+    }
+    let tied: Vec<&str> = remaining
+        .iter()
+        .map(|&c| candidates[c].node.as_str())
+        .collect();
+    let first = *remaining
+        .iter()
+        .min_by_key(|&&c| &candidates[c].node)
+        .expect("candidates remain");
+    (
+        first,
+        Some(format!(
+            "a full tie between {}: the scheduler picks any of them",
+            tied.join(", ")
+        )),
+    )
+}
+
+/// What the scheduler does with `pod` in `snapshot`.
+pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
+    let req = Requests::of(&pod_requests(pod));
+    let loads: Vec<NodeLoad> = snapshot
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut load = NodeLoad::new(snapshot, n);
+            load.pods.retain(|(p, _)| p.key() != pod.key());
+            load
+        })
+        .collect();
+    let mut nodes = Vec::new();
+    let mut fitting = Vec::new();
+    for load in &loads {
+        let fit = match static_filters(pod, load.node) {
+            Fit::Fits => {
+                let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
+                used.add(&load.requested());
+                resources_fit(&req, load.node, &used, n + load.pods.len())
+            }
+            other => other,
+        };
+        if fit.fits() {
+            fitting.push(load.node.name.clone());
+        }
+        nodes.push(NodeStatus {
+            node: load.node.name.clone(),
+            fit,
+        });
+    }
+    let result = if !fitting.is_empty() {
+        Outcome::Fits { nodes: fitting }
+    } else if snapshot.nodes.is_empty() {
+        Outcome::Pending {
+            reason: "the snapshot has no nodes".into(),
+        }
+    } else if pod.preemption_never {
+        Outcome::Pending {
+            reason: "preemptionPolicy Never: the pod waits for room instead of preempting".into(),
+        }
+    } else {
+        preempt(snapshot, pod, &req, &loads, &nodes)
+    };
+    Preemption {
+        pod: pod.key(),
+        priority: pod.priority,
+        class: pod.priority_class_name.clone(),
+        preemption_policy: if pod.preemption_never {
+            "Never"
+        } else {
+            "PreemptLowerPriority"
+        },
+        requests: req,
+        result,
+        nodes,
+    }
+}
+
+fn preempt(
+    snapshot: &Snapshot,
+    pod: &Pod,
+    req: &Requests,
+    loads: &[NodeLoad],
+    statuses: &[NodeStatus],
+) -> Outcome {
+    let mut candidates = Vec::new();
+    for (load, status) in loads.iter().zip(statuses) {
+        if !matches!(status.fit, Fit::Unschedulable(_)) {
+            continue;
+        }
+        let dry = Dry {
+            load,
+            pod,
+            req: req.clone(),
+            nominated: nominated_load(snapshot, &load.node.name, pod),
+        };
+        if let Some(c) = select_victims(&dry, &snapshot.pdbs) {
+            candidates.push(c);
+        }
+    }
+    if candidates.is_empty() {
+        return Outcome::Pending {
+            reason:
+                "preemption is not helpful: no node has enough lower-priority pods to make room"
+                    .into(),
+        };
+    }
+    let (chosen, decided_by) = pick(&candidates);
+    let c = &candidates[chosen];
+    Outcome::Preempts {
+        node: c.node.clone(),
+        victims: c.victims.clone(),
+        pdb_violations: c.pdb_violations,
+        decided_by,
+        candidates: candidates.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Container, Node};
+    use crate::quantity::Quantity;
+    use crate::selector::LabelSelector;
+
+    fn list(pairs: &[(&str, &str)]) -> crate::model::ResourceList {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity::parse(v).unwrap()))
+            .collect()
+    }
+
+    fn node(name: &str, cpu: &str) -> Node {
+        Node {
+            name: name.into(),
+            allocatable: list(&[("cpu", cpu), ("memory", "8Gi"), ("pods", "110")]),
+            ..Default::default()
+        }
+    }
+
+    fn pod(name: &str, node: Option<&str>, priority: i64, cpu: &str, start: u32) -> Pod {
+        Pod {
+            namespace: "ns".into(),
+            name: name.into(),
+            node_name: node.map(str::to_string),
+            priority,
+            start_time: Some(format!("2026-01-01T00:00:{start:02}Z")),
+            labels: [("app".to_string(), name.to_string())].into(),
+            containers: vec![Container {
+                name: "c".into(),
+                requests: list(&[("cpu", cpu)]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn names(p: &Preemption) -> Vec<&str> {
+        p.victims().iter().map(|v| v.pod.as_str()).collect()
+    }
+
+    #[test]
+    fn reprieves_highest_priority_first() {
+        // 4 CPUs full: 1 CPU each at priorities 10, 20, 30, 40. A 2-CPU pod at 100 evicts the
+        // two lowest.
+        let s = Snapshot::from_parts(
+            vec![node("a", "4")],
+            vec![
+                pod("p10", Some("a"), 10, "1", 1),
+                pod("p20", Some("a"), 20, "1", 2),
+                pod("p30", Some("a"), 30, "1", 3),
+                pod("p40", Some("a"), 40, "1", 4),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "2", 9));
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/p20", "ns/p10"]);
+        // Equal priorities: the older pod is more important and is reprieved first.
+        let s = Snapshot::from_parts(
+            vec![node("a", "2")],
+            vec![
+                pod("young", Some("a"), 10, "1", 5),
+                pod("old", Some("a"), 10, "1", 1),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            names(&simulate(&s, &pod("new", None, 100, "1", 9))),
+            ["ns/young"]
+        );
+    }
+
+    #[test]
+    fn pdb_violating_pods_are_reprieved_first() {
+        let mut s = Snapshot::from_parts(
+            vec![node("a", "2")],
+            vec![
+                pod("guarded", Some("a"), 10, "1", 1),
+                pod("free", Some("a"), 20, "1", 2),
+            ],
+            vec![],
+        );
+        s.pdbs.push(Pdb {
+            namespace: "ns".into(),
+            name: "b".into(),
+            selector: Some(LabelSelector {
+                match_labels: [("app".to_string(), "guarded".to_string())].into(),
+                ..Default::default()
+            }),
+            disruptions_allowed: 0,
+            from_status: true,
+            ..Default::default()
+        });
+        // Without the budget the lower-priority "guarded" would go; with it, "free" does.
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        assert_eq!(names(&p), ["ns/free"]);
+        assert!(matches!(
+            p.result,
+            Outcome::Preempts {
+                pdb_violations: 0,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn node_choice_criteria() {
+        // Node a would lose a priority-50 pod, node b a priority-10 pod: b wins.
+        let s = Snapshot::from_parts(
+            vec![node("a", "1"), node("b", "1")],
+            vec![
+                pod("a50", Some("a"), 50, "1", 1),
+                pod("b10", Some("b"), 10, "1", 2),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        let Outcome::Preempts {
+            node: chosen,
+            decided_by,
+            candidates,
+            ..
+        } = &p.result
+        else {
+            panic!("{:?}", p.result)
+        };
+        assert_eq!(chosen, "b");
+        assert_eq!(
+            decided_by.as_deref(),
+            Some("lowest highest-priority victim")
+        );
+        assert_eq!(candidates.len(), 2);
+        // Same top priority: the smaller sum of priorities wins (one victim, not two).
+        let s = Snapshot::from_parts(
+            vec![node("a", "2"), node("b", "2")],
+            vec![
+                pod("a1", Some("a"), 10, "1", 1),
+                pod("a2", Some("a"), 10, "1", 2),
+                pod("b1", Some("b"), 10, "2", 3),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "2", 9));
+        assert_eq!(p.nominated_node(), Some("b"));
+        // Everything equal but start times: the node whose top victim started last wins.
+        let s = Snapshot::from_parts(
+            vec![node("a", "1"), node("b", "1")],
+            vec![
+                pod("old", Some("a"), 10, "1", 1),
+                pod("new-ish", Some("b"), 10, "1", 7),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        assert_eq!(p.nominated_node(), Some("b"));
+    }
+
+    #[test]
+    fn never_and_hopeless_cases_stay_pending() {
+        let s = Snapshot::from_parts(
+            vec![node("a", "1")],
+            vec![pod("x", Some("a"), 10, "1", 1)],
+            vec![],
+        );
+        let mut never = pod("new", None, 100, "1", 9);
+        never.preemption_never = true;
+        assert!(matches!(
+            simulate(&s, &never).result,
+            Outcome::Pending { .. }
+        ));
+        // Equal priority is not lower: nothing to preempt.
+        assert!(matches!(
+            simulate(&s, &pod("new", None, 10, "1", 9)).result,
+            Outcome::Pending { .. }
+        ));
+        // Bigger than the node: unresolvable.
+        let p = simulate(&s, &pod("new", None, 100, "2", 9));
+        assert!(matches!(p.nodes[0].fit, Fit::Unresolvable(_)));
+        assert!(matches!(p.result, Outcome::Pending { .. }));
+        // Room already: no preemption.
+        assert!(matches!(
+            simulate(&s, &pod("new", None, 100, "0", 9)).result,
+            Outcome::Fits { .. }
+        ));
+    }
+}

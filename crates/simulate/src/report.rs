@@ -1,0 +1,154 @@
+//! One simulation run: the views asked for, each before and (with fixes) after, in the shape
+//! `-o json` prints.
+
+use crate::SimulateError;
+use crate::eviction::{self, Assume, EvictionOrder, Pressure};
+use crate::fixes::{self, Fix};
+use crate::model::Pod;
+use crate::oom::{self, OomTable};
+use crate::preemption::{self, Preemption};
+use crate::risk::{self, Risk};
+use crate::snapshot::Snapshot;
+use crate::usage::Usage;
+use pg_catalog::Catalog;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// What to simulate.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Eviction and OOM views for this node; without it, a summary of every critical pod.
+    pub node: Option<String>,
+    pub pressure: Pressure,
+    pub assume: Assume,
+    /// A pod that wants to be scheduled: where would it go, whom would it preempt?
+    pub pending: Option<Pod>,
+    pub with_fixes: bool,
+}
+
+/// A view as things are and, with `--with-fixes`, after the recommended classes.
+#[derive(Clone, Debug, Serialize)]
+pub struct Side<T> {
+    pub before: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<T>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub nodes: usize,
+    pub pods: usize,
+    /// User-defined classes (the two built-in ones always exist).
+    pub priority_classes: usize,
+    pub pod_disruption_budgets: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_source: Option<String>,
+    pub pods_with_measured_usage: usize,
+    pub assume: Assume,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Simulation {
+    pub summary: Summary,
+    /// Pods of catalogued critical components (`namespace/name` -> component name): the
+    /// ones the views highlight.
+    pub critical_pods: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fixes: Option<Vec<Fix>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eviction: Option<Side<EvictionOrder>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom: Option<Side<OomTable>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preemption: Option<Side<Preemption>>,
+    /// Without `--node`: every critical pod's exposure, most exposed first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub risks: Vec<Risk>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Runs the views `opts` asks for on `snapshot`; `usage` is every measured number (the
+/// snapshot's own PodMetrics merged with `--usage` files).
+pub fn simulate(
+    snapshot: &Snapshot,
+    catalog: &Catalog,
+    usage: &Usage,
+    opts: &Options,
+) -> Result<Simulation, SimulateError> {
+    let node = match &opts.node {
+        Some(name) => Some(snapshot.node(name).ok_or_else(|| {
+            let known: Vec<&str> = snapshot.nodes.iter().map(|n| n.name.as_str()).collect();
+            SimulateError::Invalid(format!(
+                "node {name} is not in the snapshot (nodes: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?),
+        None => None,
+    };
+    let (fixed, fixes) = fixes::apply(snapshot, catalog);
+    let after = opts.with_fixes.then_some(&fixed);
+    let critical_pods = snapshot
+        .pods
+        .iter()
+        .filter(|p| !p.is_terminal())
+        .filter_map(|p| Some((p.key(), fixes::component(catalog, p)?.name)))
+        .collect();
+    let eviction = node.map(|n| Side {
+        before: eviction::rank(snapshot, n, opts.pressure, usage, opts.assume),
+        after: after.map(|s| eviction::rank(s, n, opts.pressure, usage, opts.assume)),
+    });
+    let oom = node.and_then(|n| {
+        Some(Side {
+            before: oom::node_scores(snapshot, n)?,
+            after: after.and_then(|s| oom::node_scores(s, n)),
+        })
+    });
+    let preemption = opts.pending.as_ref().map(|pod| Side {
+        before: preemption::simulate(snapshot, pod),
+        after: after.map(|s| {
+            let mut fixed_pod = pod.clone();
+            fixes::fix_pod(snapshot, catalog, &mut fixed_pod);
+            preemption::simulate(s, &fixed_pod)
+        }),
+    });
+    let mut risks = if node.is_none() && opts.pending.is_none() {
+        risk::risks(snapshot, &fixed, catalog, usage, opts.assume, opts.pressure)
+    } else {
+        Vec::new()
+    };
+    risks.sort_by(|a, b| {
+        a.before
+            .placement
+            .cmp_key()
+            .cmp(&b.before.placement.cmp_key())
+            .then_with(|| a.pod.cmp(&b.pod))
+    });
+    let measured = snapshot
+        .pods
+        .iter()
+        .filter(|p| usage.get(&p.key()).is_some())
+        .count();
+    Ok(Simulation {
+        summary: Summary {
+            nodes: snapshot.nodes.len(),
+            pods: snapshot.pods.len(),
+            priority_classes: snapshot.classes.len() - pg_model::BUILTIN_CLASSES.len(),
+            pod_disruption_budgets: snapshot.pdbs.len(),
+            usage_source: usage.source.clone(),
+            pods_with_measured_usage: measured,
+            assume: opts.assume,
+        },
+        critical_pods,
+        fixes: opts.with_fixes.then_some(fixes),
+        eviction,
+        oom,
+        preemption,
+        risks,
+        warnings: snapshot.warnings.clone(),
+    })
+}

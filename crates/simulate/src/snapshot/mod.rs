@@ -1,0 +1,461 @@
+//! A snapshot of a cluster: `kubectl get nodes,pods,priorityclasses,poddisruptionbudgets -A
+//! -o json` (one file or several, JSON or YAML, optionally with `kubectl get podmetrics -A -o
+//! json` for measured memory), or the same objects listed from a live cluster.
+
+pub(crate) mod convert;
+pub mod raw;
+
+use crate::SimulateError;
+use crate::model::{Class, Node, Pdb, Pod};
+use crate::usage::{PodUsage, Usage};
+use pg_model::BUILTIN_CLASSES;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, Read};
+
+pub use convert::{label_selector, scaled};
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub nodes: Vec<Node>,
+    pub pods: Vec<Pod>,
+    /// Every class, the two built-in ones included.
+    pub classes: BTreeMap<String, Class>,
+    pub pdbs: Vec<Pdb>,
+    /// Memory working sets from PodMetrics objects in the snapshot, if any.
+    pub usage: Usage,
+    /// Things the simulation had to guess or skip, one line each.
+    pub warnings: Vec<String>,
+    /// Indices into `pods`: per node (non-terminal pods bound to it), and pending pods with a
+    /// nominated node. Node assignments never change after loading, so these stay valid.
+    by_node: HashMap<String, Vec<usize>>,
+    nominated: Vec<usize>,
+}
+
+/// Accumulates items from any number of inputs; [`Builder::finish`] resolves priorities once
+/// every PriorityClass is known (kubectl lists classes after pods).
+#[derive(Default)]
+pub struct Builder {
+    items: Vec<raw::Item>,
+}
+
+impl Builder {
+    pub fn add(&mut self, item: raw::Item) {
+        match item.items {
+            Some(items) => items.into_iter().for_each(|i| self.add(i)),
+            None => self.items.push(item),
+        }
+    }
+
+    /// Reads JSON (one value, a top-level array, or several values one after another) or YAML
+    /// (several documents), whichever `text` is.
+    pub fn add_text(&mut self, text: &[u8], source: &str) -> Result<(), SimulateError> {
+        let parse = |message: String| SimulateError::Parse {
+            input: source.to_string(),
+            message,
+        };
+        let first = text.iter().find(|b| !b.is_ascii_whitespace());
+        match first {
+            None => Ok(()),
+            Some(b'[') => {
+                let items: Vec<raw::Item> =
+                    serde_json::from_slice(text).map_err(|e| parse(e.to_string()))?;
+                items.into_iter().for_each(|i| self.add(i));
+                Ok(())
+            }
+            Some(b'{') => {
+                for item in serde_json::Deserializer::from_slice(text).into_iter::<raw::Item>() {
+                    self.add(item.map_err(|e| parse(e.to_string()))?);
+                }
+                Ok(())
+            }
+            Some(_) => {
+                let text = std::str::from_utf8(text).map_err(|e| parse(e.to_string()))?;
+                for doc in serde_yaml_ng::Deserializer::from_str(text) {
+                    let item: Option<raw::Item> = serde::Deserialize::deserialize(doc)
+                        .map_err(|e: serde_yaml_ng::Error| parse(e.to_string()))?;
+                    item.into_iter().for_each(|i| self.add(i));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One page of a list from the API (`{"items": [...]}`): its items carry no `kind`.
+    pub fn add_list_page(&mut self, kind: &str, page: &str) -> Result<(), String> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            items: Vec<raw::Item>,
+        }
+        let page: Page = serde_json::from_str(page).map_err(|e| e.to_string())?;
+        for mut item in page.items {
+            item.kind = Some(kind.to_string());
+            self.items.push(item);
+        }
+        Ok(())
+    }
+
+    /// A file, or standard input for `-`. JSON is parsed as it is read (only the fields kept
+    /// take memory, however big the dump); YAML is read whole.
+    pub fn add_file(&mut self, path: &str) -> Result<(), SimulateError> {
+        let io = |source: std::io::Error| SimulateError::Io {
+            path: path.to_string(),
+            source,
+        };
+        let source = if path == "-" { "<stdin>" } else { path };
+        let reader: Box<dyn Read> = if path == "-" {
+            Box::new(std::io::stdin().lock())
+        } else {
+            Box::new(std::fs::File::open(path).map_err(io)?)
+        };
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, reader);
+        let first = loop {
+            let buf = reader.fill_buf().map_err(io)?;
+            if buf.is_empty() {
+                return Ok(());
+            }
+            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(i) => break buf[i],
+                None => {
+                    let n = buf.len();
+                    reader.consume(n);
+                }
+            }
+        };
+        let parse = |message: String| SimulateError::Parse {
+            input: source.to_string(),
+            message,
+        };
+        match first {
+            b'[' => {
+                let items: Vec<raw::Item> =
+                    serde_json::from_reader(reader).map_err(|e| parse(e.to_string()))?;
+                items.into_iter().for_each(|i| self.add(i));
+            }
+            b'{' => {
+                for item in serde_json::Deserializer::from_reader(reader).into_iter::<raw::Item>() {
+                    self.add(item.map_err(|e| parse(e.to_string()))?);
+                }
+            }
+            _ => {
+                let mut text = Vec::new();
+                reader.read_to_end(&mut text).map_err(io)?;
+                self.add_text(&text, source)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Snapshot {
+        let mut s = Snapshot {
+            classes: builtin_classes(),
+            ..Snapshot::default()
+        };
+        let mut raw_pods = Vec::new();
+        for item in self.items {
+            let Some(kind) = item.kind.as_deref() else {
+                continue;
+            };
+            match kind {
+                "PriorityClass" => {
+                    if let Some(c) = convert::class(&item) {
+                        s.classes.insert(c.name.clone(), c);
+                    }
+                }
+                "Pod" => raw_pods.push(item),
+                "Node" => {
+                    let meta = item.metadata.unwrap_or_default();
+                    let node = convert::node(
+                        &meta,
+                        item.spec.as_ref(),
+                        item.status.as_ref(),
+                        &mut s.warnings,
+                    );
+                    s.nodes.push(node);
+                }
+                "PodDisruptionBudget" => {
+                    let meta = item.metadata.unwrap_or_default();
+                    s.pdbs.push(convert::pdb(
+                        &meta,
+                        item.spec.as_ref(),
+                        item.status.as_ref(),
+                    ));
+                }
+                "PodMetrics" => add_metrics(&mut s.usage, &item, &mut s.warnings),
+                _ => {}
+            }
+        }
+        for item in raw_pods {
+            let meta = item.metadata.unwrap_or_default();
+            let spec = item.spec.unwrap_or_default();
+            let mut pod = convert::pod(&meta, &spec, item.status.as_ref(), &mut s.warnings);
+            if let Err(w) = s.resolve_priority(&mut pod, spec.priority) {
+                s.warnings.push(w);
+            }
+            s.pods.push(pod);
+        }
+        s.estimate_budgets();
+        s.reindex();
+        let orphans = s
+            .by_node
+            .iter()
+            .filter(|(node, _)| s.node(node).is_none())
+            .map(|(_, pods)| pods.len())
+            .sum::<usize>();
+        if orphans > 0 {
+            s.warnings.push(format!(
+                "{orphans} pods are bound to nodes the snapshot does not have; add nodes to the `kubectl get` (nodes,pods,priorityclasses,poddisruptionbudgets)"
+            ));
+        }
+        s
+    }
+}
+
+fn builtin_classes() -> BTreeMap<String, Class> {
+    BUILTIN_CLASSES
+        .iter()
+        .map(|b| {
+            let c = Class {
+                name: b.name.to_string(),
+                value: b.value,
+                global_default: false,
+                preemption_never: false,
+            };
+            (c.name.clone(), c)
+        })
+        .collect()
+}
+
+fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) {
+    let Some(meta) = &item.metadata else { return };
+    let key = format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or("default"),
+        meta.name.as_deref().unwrap_or_default()
+    );
+    let mut memory = crate::quantity::Quantity::ZERO;
+    for c in item.containers.iter().flatten() {
+        let what = format!("PodMetrics {key}");
+        let list = convert::resources(c.usage.as_ref(), &what, warnings);
+        if let Some(m) = list.get(crate::model::MEMORY) {
+            memory += *m;
+        }
+    }
+    usage.pods.insert(
+        key,
+        PodUsage {
+            memory: Some(memory.value()),
+            ephemeral_storage: None,
+        },
+    );
+    usage.source = Some("PodMetrics in the snapshot".into());
+}
+
+impl Snapshot {
+    /// Reads snapshot files (`-` for stdin).
+    pub fn load(paths: &[String]) -> Result<Snapshot, SimulateError> {
+        let mut b = Builder::default();
+        for p in paths {
+            b.add_file(p)?;
+        }
+        Ok(b.finish())
+    }
+
+    /// A snapshot of these objects (and the built-in classes), ready to simulate.
+    pub fn from_parts(nodes: Vec<Node>, pods: Vec<Pod>, pdbs: Vec<Pdb>) -> Snapshot {
+        let mut s = Snapshot {
+            nodes,
+            pods,
+            pdbs,
+            classes: builtin_classes(),
+            ..Snapshot::default()
+        };
+        s.reindex();
+        s
+    }
+
+    fn reindex(&mut self) {
+        self.by_node.clear();
+        self.nominated.clear();
+        for (i, p) in self.pods.iter().enumerate() {
+            if p.is_terminal() {
+                continue;
+            }
+            match (&p.node_name, &p.nominated_node_name) {
+                (Some(n), _) => self.by_node.entry(n.clone()).or_default().push(i),
+                (None, Some(_)) => self.nominated.push(i),
+                (None, None) => {}
+            }
+        }
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The pods that hold resources on `node`: bound to it and not Succeeded/Failed.
+    pub fn pods_on<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.by_node
+            .get(node)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.pods[i])
+    }
+
+    /// Pending pods the scheduler has nominated to a node (it keeps room for them there).
+    pub fn nominated_pods(&self) -> impl Iterator<Item = &Pod> {
+        self.nominated.iter().map(|&i| &self.pods[i])
+    }
+
+    pub fn class(&self, name: &str) -> Option<&Class> {
+        self.classes.get(name)
+    }
+
+    fn global_default(&self) -> Option<&Class> {
+        self.classes.values().find(|c| c.global_default)
+    }
+
+    /// The Priority admission plugin's resolution: the class named (built in or defined), else
+    /// the global default class, else 0; `preemptionPolicy` comes from the class unless the
+    /// spec sets it. A priority already in the spec (read back from a cluster) is kept.
+    pub fn resolve_priority(
+        &self,
+        pod: &mut Pod,
+        spec_priority: Option<i64>,
+    ) -> Result<(), String> {
+        let class = match &pod.priority_class_name {
+            Some(name) => match self.class(name) {
+                Some(c) => Some(c),
+                None if spec_priority.is_some() => None,
+                None => {
+                    return Err(format!(
+                        "pod {}: PriorityClass {name} is not in the snapshot; the Priority admission plugin rejects such pods (priority 0 assumed)",
+                        pod.key()
+                    ));
+                }
+            },
+            None => self.global_default(),
+        };
+        if pod.priority_class_name.is_none()
+            && spec_priority.is_none()
+            && let Some(c) = class
+        {
+            pod.priority_class_name = Some(c.name.clone());
+        }
+        pod.priority = spec_priority.or(class.map(|c| c.value)).unwrap_or(0);
+        if !pod.preemption_never && spec_priority.is_none() {
+            pod.preemption_never = class.is_some_and(|c| c.preemption_never);
+        }
+        Ok(())
+    }
+
+    /// Budgets without a status (manifests) get `disruptionsAllowed` estimated the way the
+    /// disruption controller computes it, counting every matching running pod as healthy.
+    fn estimate_budgets(&mut self) {
+        for i in 0..self.pdbs.len() {
+            if self.pdbs[i].from_status {
+                continue;
+            }
+            let pdb = &self.pdbs[i];
+            let healthy = self
+                .pods
+                .iter()
+                .filter(|p| !p.is_terminal() && pdb.matches(p))
+                .count() as i64;
+            let desired = match (&pdb.min_available, &pdb.max_unavailable) {
+                (Some(min), _) => scaled(min, healthy),
+                (None, Some(max)) => scaled(max, healthy).map(|m| healthy - m),
+                (None, None) => Some(0),
+            };
+            let allowed = desired.map_or(0, |d| (healthy - d).max(0));
+            let name = format!("{}/{}", pdb.namespace, pdb.name);
+            self.pdbs[i].disruptions_allowed = allowed;
+            self.warnings.push(format!(
+                "PodDisruptionBudget {name} has no status; disruptionsAllowed estimated as {allowed} (all {healthy} matching pods counted healthy)"
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &str = r#"{"apiVersion":"v1","kind":"List","items":[
+      {"kind":"Node","metadata":{"name":"n1","labels":{"kubernetes.io/hostname":"n1"}},
+       "spec":{"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]},
+       "status":{"capacity":{"cpu":"4","memory":"8Gi","pods":"110"},
+                 "allocatable":{"cpu":"3800m","memory":"7.5Gi","pods":"110"}}},
+      {"kind":"Pod","metadata":{"name":"web","namespace":"shop","labels":{"app":"web"},
+         "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{...}"},
+         "ownerReferences":[{"kind":"ReplicaSet","name":"web-1","controller":true}]},
+       "spec":{"nodeName":"n1","priorityClassName":"apps","containers":[
+         {"name":"c","image":"nginx","resources":{"requests":{"cpu":"250m","memory":"256Mi"}}}]},
+       "status":{"phase":"Running","qosClass":"Burstable","startTime":"2026-01-01T00:00:00Z"}},
+      {"kind":"Pod","metadata":{"name":"kube-apiserver-n1","namespace":"kube-system",
+         "annotations":{"kubernetes.io/config.mirror":"abc","kubernetes.io/config.source":"file"}},
+       "spec":{"nodeName":"n1","priority":2000001000,"priorityClassName":"system-node-critical",
+         "containers":[{"name":"a","image":"kube-apiserver","resources":{"requests":{"cpu":1}}}]}},
+      {"kind":"PriorityClass","metadata":{"name":"apps"},"value":1000,"preemptionPolicy":"Never"},
+      {"kind":"PodDisruptionBudget","metadata":{"name":"web","namespace":"shop"},
+       "spec":{"minAvailable":1,"selector":{"matchLabels":{"app":"web"}}},
+       "status":{"disruptionsAllowed":0}}
+    ]}"#;
+
+    #[test]
+    fn reads_a_kubectl_list() {
+        let mut b = Builder::default();
+        b.add_text(LIST.as_bytes(), "t.json").unwrap();
+        let s = b.finish();
+        assert_eq!(s.nodes.len(), 1);
+        assert_eq!(s.nodes[0].allocatable["memory"].value(), 15 << 29);
+        assert_eq!(s.nodes[0].memory_capacity(), Some(8 << 30));
+        assert_eq!(s.nodes[0].taints.len(), 1);
+        let web = &s.pods[0];
+        assert_eq!(
+            web.priority, 1000,
+            "resolved from the class listed after it"
+        );
+        assert!(web.preemption_never);
+        assert_eq!(web.owner.as_ref().unwrap().kind, "ReplicaSet");
+        assert!(!web.static_or_mirror);
+        assert!(s.pods[1].static_or_mirror && s.pods[1].is_critical());
+        assert!(s.pods[1].is_node_critical());
+        assert_eq!(s.pdbs[0].disruptions_allowed, 0);
+        assert!(s.pdbs[0].matches(web));
+        assert_eq!(s.classes.len(), 3);
+        assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn reads_yaml_and_defaults_requests_to_limits() {
+        let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: c\n    resources:\n      limits:\n        cpu: 0.5\n        memory: 1e3\n";
+        let mut b = Builder::default();
+        b.add_text(yaml.as_bytes(), "p.yaml").unwrap();
+        let s = b.finish();
+        let c = &s.pods[0].containers[0];
+        assert_eq!(c.requests["cpu"].milli_value(), 500);
+        assert_eq!(c.requests["memory"].value(), 1000);
+        assert_eq!(s.pods[0].namespace, "default");
+    }
+
+    #[test]
+    fn unknown_classes_and_budgets_without_status_are_reported() {
+        let yaml = "kind: Pod\nmetadata: {name: p, namespace: a, labels: {app: x}}\nspec:\n  priorityClassName: nope\n  containers: [{name: c}]\n---\nkind: PodDisruptionBudget\nmetadata: {name: b, namespace: a}\nspec:\n  maxUnavailable: 50%\n  selector: {matchLabels: {app: x}}\n";
+        let mut b = Builder::default();
+        b.add_text(yaml.as_bytes(), "p.yaml").unwrap();
+        let s = b.finish();
+        assert_eq!(s.pods[0].priority, 0);
+        assert!(s.warnings[0].contains("PriorityClass nope"));
+        // 1 healthy pod, maxUnavailable 50% of 1 rounds up to 1: one disruption allowed.
+        assert_eq!(s.pdbs[0].disruptions_allowed, 1);
+        assert!(s.warnings[1].contains("estimated"));
+    }
+
+    #[test]
+    fn bad_json_names_the_source() {
+        let mut b = Builder::default();
+        let err = b.add_text(b"{\"kind\": ", "x.json").unwrap_err();
+        assert!(err.to_string().starts_with("x.json: "), "{err}");
+    }
+}

@@ -1,0 +1,296 @@
+//! Generates preemption scenarios: fake nodes filled with pods of mixed priorities (some
+//! guarded by PodDisruptionBudgets), and one pending pod that does not fit anywhere as things
+//! stand. Deterministic: scenario `i` is the same on every run.
+
+use std::fmt::Write;
+
+/// The PriorityClasses every scenario draws from: (name, value, preemptionPolicy Never).
+pub const CLASSES: [(&str, i64, bool); 5] = [
+    ("pg-low", 100, false),
+    ("pg-mid", 1_000, false),
+    ("pg-high", 10_000, false),
+    ("pg-top", 100_000, false),
+    ("pg-never", 100_000, true),
+];
+
+/// xorshift64*: small, deterministic, good enough to vary scenarios.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeSpec {
+    pub name: String,
+    pub cpu_m: i64,
+    pub mem_mi: i64,
+    pub pods: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct PodSpec {
+    pub name: String,
+    pub node: Option<String>,
+    pub class: Option<&'static str>,
+    pub cpu_m: i64,
+    pub mem_mi: i64,
+    pub app: &'static str,
+    /// Seconds after the scenario's base time: `status.startTime`, distinct per pod.
+    pub started: u32,
+    /// Required node affinity on `metadata.name`, as the DaemonSet controller pins its pods.
+    pub pinned_to: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PdbSpec {
+    pub name: String,
+    pub app: &'static str,
+    pub disruptions_allowed: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub nodes: Vec<NodeSpec>,
+    pub pods: Vec<PodSpec>,
+    pub pdbs: Vec<PdbSpec>,
+    pub preemptor: PodSpec,
+}
+
+const APPS: [&str; 3] = ["a", "b", "c"];
+
+/// Classes for pods already running (mostly below the usual preemptor's pg-top).
+const RUNNING_CLASSES: [Option<&str>; 7] = [
+    None,
+    Some("pg-low"),
+    Some("pg-low"),
+    Some("pg-mid"),
+    Some("pg-mid"),
+    Some("pg-high"),
+    Some("pg-top"),
+];
+
+pub fn scenario(id: usize) -> Scenario {
+    let mut rng = Rng::new(id as u64 + 1);
+    let ns = format!("s{id:02}");
+    let kind = ["cpu", "memory", "pdb", "pod-count", "daemonset", "special"][id % 6];
+    let node_count = 2 + rng.below(2) as usize;
+    let mut nodes: Vec<NodeSpec> = (0..node_count)
+        .map(|n| NodeSpec {
+            name: format!("{ns}-n{n}"),
+            cpu_m: rng.pick(&[2000, 3000, 4000]),
+            mem_mi: rng.pick(&[4096, 8192]),
+            pods: 110,
+        })
+        .collect();
+    let mut pods = Vec::new();
+    let mut started: Vec<u32> = (0..64).collect();
+    // Shuffle start times so that age and creation order disagree.
+    for i in (1..started.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        started.swap(i, j);
+    }
+    let mut next_pod = |node: &NodeSpec, class: Option<&'static str>, cpu_m, mem_mi, app| {
+        let i = pods.len();
+        pods.push(PodSpec {
+            name: format!("p{i}"),
+            node: Some(node.name.clone()),
+            class,
+            cpu_m,
+            mem_mi,
+            app,
+            started: started[i],
+            pinned_to: None,
+        });
+    };
+    match kind {
+        "memory" => {
+            for node in &nodes {
+                let mut free = node.mem_mi;
+                loop {
+                    let mem = rng.pick(&[512, 1024, 1536]);
+                    if mem > free {
+                        break;
+                    }
+                    free -= mem;
+                    next_pod(node, rng.pick(&RUNNING_CLASSES), 100, mem, rng.pick(&APPS));
+                }
+            }
+        }
+        "pod-count" => {
+            for node in nodes.iter_mut() {
+                node.pods = 2 + rng.below(3) as i64;
+                for _ in 0..node.pods {
+                    next_pod(node, rng.pick(&RUNNING_CLASSES), 100, 64, rng.pick(&APPS));
+                }
+            }
+        }
+        _ => {
+            for node in &nodes {
+                let mut free = node.cpu_m;
+                loop {
+                    let cpu = rng.pick(&[250, 500, 750, 1000]);
+                    if cpu > free {
+                        break;
+                    }
+                    free -= cpu;
+                    next_pod(node, rng.pick(&RUNNING_CLASSES), cpu, 128, rng.pick(&APPS));
+                }
+            }
+        }
+    }
+    let pdbs = if kind == "pdb" || rng.below(3) == 0 {
+        let n = 1 + rng.below(2) as usize;
+        (0..n)
+            .map(|i| PdbSpec {
+                name: format!("budget-{i}"),
+                app: APPS[i],
+                disruptions_allowed: rng.below(2) as i64,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let free = |n: &NodeSpec, f: &dyn Fn(&PodSpec) -> i64, total: i64| {
+        total
+            - pods
+                .iter()
+                .filter(|p| p.node.as_deref() == Some(&n.name))
+                .map(f)
+                .sum::<i64>()
+    };
+    let max_free_cpu = nodes
+        .iter()
+        .map(|n| free(n, &|p| p.cpu_m, n.cpu_m))
+        .max()
+        .unwrap_or(0);
+    let max_free_mem = nodes
+        .iter()
+        .map(|n| free(n, &|p| p.mem_mi, n.mem_mi))
+        .max()
+        .unwrap_or(0);
+    let max_cpu = nodes.iter().map(|n| n.cpu_m).max().unwrap_or(0);
+    let mut preemptor = PodSpec {
+        name: "preemptor".into(),
+        node: None,
+        class: Some(if rng.below(4) == 0 {
+            "pg-high"
+        } else {
+            "pg-top"
+        }),
+        cpu_m: (max_free_cpu + 250 * (1 + rng.below(5) as i64)).min(max_cpu),
+        mem_mi: 128,
+        app: "preemptor",
+        started: 100,
+        pinned_to: None,
+    };
+    match kind {
+        "memory" => {
+            preemptor.cpu_m = 100;
+            let max_mem = nodes.iter().map(|n| n.mem_mi).max().unwrap_or(0);
+            preemptor.mem_mi = (max_free_mem + 512 * (1 + rng.below(4) as i64)).min(max_mem);
+        }
+        "pod-count" => preemptor.cpu_m = 100,
+        "daemonset" => {
+            // A node agent for a full node n0, which other nodes' room cannot help.
+            preemptor.class = Some("system-node-critical");
+            preemptor.cpu_m = 250 * (1 + rng.below(4) as i64);
+            preemptor.pinned_to = Some(nodes[0].name.clone());
+            let n0 = nodes[0].clone();
+            let n0_free = free(&n0, &|p| p.cpu_m, n0.cpu_m);
+            preemptor.cpu_m = preemptor.cpu_m.max(n0_free + 250).min(n0.cpu_m);
+            if let Some(other) = nodes.get_mut(1) {
+                other.cpu_m += 4000;
+            }
+        }
+        "special" => match (id / 6) % 3 {
+            0 => preemptor.class = Some("pg-never"),
+            1 => preemptor.cpu_m = max_cpu + 1000,
+            _ => preemptor.class = Some("pg-low"),
+        },
+        _ => {}
+    }
+    Scenario {
+        kind,
+        namespace: ns,
+        nodes,
+        pods,
+        pdbs,
+        preemptor,
+    }
+}
+
+/// `2026-01-01T00:MM:SSZ` for `seconds` after the base time.
+pub fn start_time(seconds: u32) -> String {
+    format!("2026-01-01T00:{:02}:{:02}Z", seconds / 60, seconds % 60)
+}
+
+/// The pod as a manifest; `terminationGracePeriodSeconds: 0` so that the scheduler's deletes
+/// take effect at once (no kubelet will ever confirm a graceful one).
+pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
+    let mut y = String::new();
+    let _ = writeln!(
+        y,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {}\n  namespace: {ns}",
+        p.name
+    );
+    let _ = writeln!(y, "  labels:\n    app: {}", p.app);
+    y.push_str("spec:\n  terminationGracePeriodSeconds: 0\n");
+    if let Some(n) = &p.node {
+        let _ = writeln!(y, "  nodeName: {n}");
+    }
+    if let Some(c) = p.class {
+        let _ = writeln!(y, "  priorityClassName: {c}");
+    }
+    if let Some(n) = &p.pinned_to {
+        let _ = writeln!(
+            y,
+            "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields:\n          - key: metadata.name\n            operator: In\n            values: [{n}]"
+        );
+    }
+    let _ = writeln!(
+        y,
+        "  containers:\n  - name: main\n    image: pause:3.10\n    resources:\n      requests:\n        cpu: {}m\n        memory: {}Mi",
+        p.cpu_m, p.mem_mi
+    );
+    y
+}
+
+pub fn pdb_yaml(ns: &str, b: &PdbSpec) -> String {
+    format!(
+        "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata:\n  name: {}\n  namespace: {ns}\nspec:\n  minAvailable: 1\n  selector:\n    matchLabels:\n      app: {}\n",
+        b.name, b.app
+    )
+}
+
+pub fn classes_yaml() -> String {
+    CLASSES
+        .iter()
+        .map(|(name, value, never)| {
+            let policy = if *never { "Never" } else { "PreemptLowerPriority" };
+            format!(
+                "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: {name}\nvalue: {value}\npreemptionPolicy: {policy}\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}

@@ -1,0 +1,310 @@
+//! The simulator's preemption against the real kube-scheduler (v1.36, pg-testenv): generated
+//! scenarios of fake nodes filled with pods of mixed priorities and PodDisruptionBudgets, and
+//! one pending pod each. For every scenario the simulator predicts from a `kubectl get
+//! nodes,pods,priorityclasses,poddisruptionbudgets -A -o json` snapshot taken just before the
+//! pending pod is created; the real scheduler then acts, and the pods it deleted and the node it
+//! nominated (or bound the pod to) must be exactly the prediction.
+//!
+//! One control plane serves every scenario: each has its own namespace and nodes, which are
+//! removed before the next. No kubelet runs, so pods are created already bound
+//! (`spec.nodeName`) with `terminationGracePeriodSeconds: 0` (the scheduler's deletes are then
+//! immediate), and `status.startTime` is written through the status subresource, since the
+//! scheduler orders equal-priority pods by it.
+
+mod generate;
+
+use generate::{Scenario, classes_yaml, pdb_yaml, pod_yaml, scenario, start_time};
+use pg_simulate::preemption::{Outcome, Preemption};
+use pg_simulate::snapshot::Builder;
+use pg_testenv::{Options, TestCluster};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+const SCENARIOS: usize = 36;
+
+/// What the real scheduler did with the pending pod.
+#[derive(Debug, PartialEq, Eq)]
+struct Observed {
+    deleted: BTreeSet<String>,
+    nominated: Option<String>,
+    bound: Option<String>,
+}
+
+fn setup(cluster: &TestCluster, s: &Scenario) {
+    for n in &s.nodes {
+        cluster.create_fake_node(
+            &n.name,
+            &format!("{}m", n.cpu_m),
+            &format!("{}Mi", n.mem_mi),
+            &n.pods.to_string(),
+        );
+    }
+    cluster.kubectl_ok(&["create", "namespace", &s.namespace], None);
+    for b in &s.pdbs {
+        cluster.kubectl_ok(&["create", "-f", "-"], Some(&pdb_yaml(&s.namespace, b)));
+        // No disruption controller runs (and our pods are never Ready): set the allowance the
+        // scheduler reads, as the controller would.
+        let status = format!(
+            r#"{{"status":{{"disruptionsAllowed":{},"currentHealthy":1,"desiredHealthy":1,"expectedPods":1,"observedGeneration":1}}}}"#,
+            b.disruptions_allowed
+        );
+        cluster.kubectl_ok(
+            &[
+                "patch",
+                "pdb",
+                &b.name,
+                "-n",
+                &s.namespace,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &status,
+            ],
+            None,
+        );
+    }
+    let pods: Vec<String> = s.pods.iter().map(|p| pod_yaml(&s.namespace, p)).collect();
+    if !pods.is_empty() {
+        cluster.kubectl_ok(&["create", "-f", "-"], Some(&pods.join("---\n")));
+    }
+    // Start times in one status update per pod list.
+    let mut list: Value = serde_json::from_str(
+        &cluster.kubectl_ok(&["get", "pods", "-n", &s.namespace, "-o", "json"], None),
+    )
+    .unwrap();
+    for item in list["items"].as_array_mut().unwrap() {
+        let name = item["metadata"]["name"].as_str().unwrap().to_string();
+        let spec = s.pods.iter().find(|p| p.name == name).unwrap();
+        item["status"]["startTime"] = Value::String(start_time(spec.started));
+    }
+    if !s.pods.is_empty() {
+        cluster.kubectl_ok(
+            &["replace", "--subresource=status", "-f", "-"],
+            Some(&list.to_string()),
+        );
+    }
+}
+
+fn snapshot(cluster: &TestCluster) -> pg_simulate::Snapshot {
+    let json = cluster.kubectl_ok(
+        &[
+            "get",
+            "nodes,pods,priorityclasses,poddisruptionbudgets",
+            "-A",
+            "-o",
+            "json",
+        ],
+        None,
+    );
+    let mut b = Builder::default();
+    b.add_text(json.as_bytes(), "snapshot").unwrap();
+    let snap = b.finish();
+    assert!(snap.warnings.is_empty(), "{:?}", snap.warnings);
+    snap
+}
+
+fn deleted_or_doomed(pod: &Value) -> bool {
+    pod["metadata"]["deletionTimestamp"].is_string()
+        || pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "DisruptionTarget" && c["status"] == "True")
+}
+
+/// Watches the namespace until the scheduler is done: the preemptor bound, or nothing changed
+/// for a while after it was found unschedulable.
+fn observe(cluster: &TestCluster, s: &Scenario) -> Observed {
+    let all: BTreeSet<String> = s
+        .pods
+        .iter()
+        .map(|p| format!("{}/{}", s.namespace, p.name))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let mut last: Option<(Observed, Instant)> = None;
+    loop {
+        let list: Value = serde_json::from_str(
+            &cluster.kubectl_ok(&["get", "pods", "-n", &s.namespace, "-o", "json"], None),
+        )
+        .unwrap();
+        let items = list["items"].as_array().unwrap();
+        let present: BTreeSet<String> = items
+            .iter()
+            .filter(|p| !deleted_or_doomed(p))
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    s.namespace,
+                    p["metadata"]["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        let me = items
+            .iter()
+            .find(|p| p["metadata"]["name"] == "preemptor")
+            .expect("the preemptor exists");
+        let text = |v: &Value| v.as_str().filter(|t| !t.is_empty()).map(str::to_string);
+        let seen = Observed {
+            deleted: all.difference(&present).cloned().collect(),
+            nominated: text(&me["status"]["nominatedNodeName"]),
+            bound: text(&me["spec"]["nodeName"]),
+        };
+        let unschedulable = me["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| c["type"] == "PodScheduled" && c["status"] == "False");
+        if seen.bound.is_some() {
+            return seen;
+        }
+        let now = Instant::now();
+        let stable_since = match &last {
+            Some((prev, since)) if *prev == seen => *since,
+            _ => now,
+        };
+        if unschedulable && now.duration_since(stable_since) > Duration::from_secs(4) {
+            return seen;
+        }
+        assert!(
+            now < deadline,
+            "{}: the scheduler never settled: {seen:?}",
+            s.namespace
+        );
+        last = Some((seen, stable_since));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn teardown(cluster: &TestCluster, s: &Scenario) {
+    cluster.kubectl_ok(
+        &[
+            "delete",
+            "pods",
+            "--all",
+            "-n",
+            &s.namespace,
+            "--grace-period=0",
+            "--force",
+            "--wait=false",
+        ],
+        None,
+    );
+    let nodes: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+    let mut args = vec!["delete", "node"];
+    args.extend(nodes);
+    cluster.kubectl_ok(&args, None);
+}
+
+/// Compares; returns a description of the difference, if any.
+fn compare(predicted: &Preemption, seen: &Observed) -> Result<String, String> {
+    let victims: BTreeSet<String> = predicted.victims().iter().map(|v| v.pod.clone()).collect();
+    let describe = format!("{:?}", predicted.result);
+    match &predicted.result {
+        Outcome::Preempts {
+            node,
+            decided_by,
+            candidates,
+            pdb_violations,
+            ..
+        } => {
+            let landed = seen.nominated.as_ref().or(seen.bound.as_ref());
+            if seen.deleted == victims && landed == Some(node) {
+                Ok(format!(
+                    "preempts {} on {node} ({} candidate node(s){}{})",
+                    victims.iter().cloned().collect::<Vec<_>>().join(", "),
+                    candidates.len(),
+                    decided_by
+                        .as_deref()
+                        .map(|d| format!(", chosen by {d}"))
+                        .unwrap_or_default(),
+                    if *pdb_violations > 0 {
+                        format!(", {pdb_violations} PDB violation(s)")
+                    } else {
+                        String::new()
+                    }
+                ))
+            } else {
+                Err(format!("predicted {describe}\n    observed {seen:?}"))
+            }
+        }
+        Outcome::Pending { reason } => {
+            if seen.deleted.is_empty() && seen.nominated.is_none() && seen.bound.is_none() {
+                Ok(format!("stays pending ({reason})"))
+            } else {
+                Err(format!("predicted {describe}\n    observed {seen:?}"))
+            }
+        }
+        Outcome::Fits { nodes } => {
+            if seen.deleted.is_empty() && seen.bound.as_ref().is_some_and(|b| nodes.contains(b)) {
+                Ok(format!(
+                    "fits on {}",
+                    seen.bound.as_deref().unwrap_or_default()
+                ))
+            } else {
+                Err(format!("predicted {describe}\n    observed {seen:?}"))
+            }
+        }
+    }
+}
+
+#[test]
+fn cluster_scheduler_agreement() {
+    pg_testenv::require_cluster!();
+    let started = Instant::now();
+    let cluster = TestCluster::start(Options {
+        scheduler: true,
+        ..Options::default()
+    })
+    .unwrap();
+    cluster.kubectl_ok(&["create", "-f", "-"], Some(&classes_yaml()));
+    let mut agree = 0;
+    let mut report = Vec::new();
+    let mut outcomes = BTreeSet::new();
+    for id in 0..SCENARIOS {
+        let s = scenario(id);
+        setup(&cluster, &s);
+        let snap = snapshot(&cluster);
+        let pending = pg_simulate::pending::parse(
+            &pod_yaml(&s.namespace, &s.preemptor),
+            "preemptor.yaml",
+            &snap,
+            None,
+        )
+        .unwrap();
+        let predicted = pg_simulate::preemption::simulate(&snap, &pending);
+        // Let the scheduler's informers catch up with the pods' start times.
+        std::thread::sleep(Duration::from_millis(300));
+        cluster.kubectl_ok(
+            &["create", "-f", "-"],
+            Some(&pod_yaml(&s.namespace, &s.preemptor)),
+        );
+        let seen = observe(&cluster, &s);
+        outcomes.insert(match &predicted.result {
+            Outcome::Preempts { pdb_violations, .. } if *pdb_violations > 0 => {
+                "preempts, violating a PDB"
+            }
+            Outcome::Preempts { .. } => "preempts",
+            Outcome::Pending { .. } => "stays pending",
+            Outcome::Fits { .. } => "fits",
+        });
+        match compare(&predicted, &seen) {
+            Ok(what) => {
+                agree += 1;
+                report.push(format!("{} ({}): agree: {what}", s.namespace, s.kind));
+            }
+            Err(diff) => report.push(format!("{} ({}): DISAGREE: {diff}", s.namespace, s.kind)),
+        }
+        teardown(&cluster, &s);
+    }
+    for line in &report {
+        println!("{line}");
+    }
+    println!("outcomes covered: {outcomes:?}");
+    println!(
+        "{agree}/{SCENARIOS} scenarios agree ({} s)",
+        started.elapsed().as_secs()
+    );
+    assert_eq!(agree, SCENARIOS, "{}", report.join("\n"));
+    assert!(outcomes.contains("preempts") && outcomes.contains("stays pending"));
+}
