@@ -164,6 +164,31 @@ struct PageMeta {
     remaining_item_count: Option<u64>,
 }
 
+/// One page of a list request (`limit` + `continue`), retried with backoff on 429/5xx.
+pub(crate) async fn list_page(
+    client: &kube::Client,
+    target: &Target,
+    url: &str,
+    token: Option<String>,
+) -> Result<String, retry::Failed> {
+    let params = ListParams {
+        limit: Some(PAGE_SIZE),
+        continue_token: token,
+        ..ListParams::default()
+    };
+    retry::send(retry::DEFAULT, target, || {
+        let params = params.clone();
+        let url = url.to_string();
+        async move {
+            let http = kube::core::Request::new(url)
+                .list(&params)
+                .map_err(kube::Error::BuildRequest)?;
+            client.request_text(http).await
+        }
+    })
+    .await
+}
+
 async fn list_kind(
     client: &kube::Client,
     target: &Target,
@@ -191,22 +216,7 @@ async fn list_kind(
     let mut restarted = false;
     let mut estimated = false;
     loop {
-        let params = ListParams {
-            limit: Some(PAGE_SIZE),
-            continue_token: token.clone(),
-            ..ListParams::default()
-        };
-        let text = retry::send(retry::DEFAULT, target, || {
-            let params = params.clone();
-            let url = url.clone();
-            async move {
-                let http = kube::core::Request::new(url)
-                    .list(&params)
-                    .map_err(kube::Error::BuildRequest)?;
-                client.request_text(http).await
-            }
-        })
-        .await;
+        let text = list_page(client, target, &url, token.clone()).await;
         let text = match text {
             Ok(t) => t,
             Err(failed) => match failed.failure {

@@ -6,13 +6,11 @@
 use crate::ClusterOptions;
 use crate::connect::{self, Env, Target};
 use crate::error::{ClusterError, Failure, Request, request_error};
-use crate::list::{PAGE_SIZE, runtime};
-use crate::retry;
+use crate::list::{list_page, runtime};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
-use kube::api::ListParams;
 use pg_model::InputProblem;
 use serde::Deserialize;
 
@@ -124,34 +122,20 @@ async fn list_kind(
     };
     let mut token: Option<String> = None;
     loop {
-        let params = ListParams {
-            limit: Some(PAGE_SIZE),
-            continue_token: token.clone(),
-            ..ListParams::default()
-        };
-        let text = retry::send(retry::DEFAULT, target, || {
-            let params = params.clone();
-            let url = url.clone();
-            async move {
-                let http = kube::core::Request::new(url)
-                    .list(&params)
-                    .map_err(kube::Error::BuildRequest)?;
-                client.request_text(http).await
-            }
-        })
-        .await
-        .map_err(|failed| match failed.failure {
-            Failure::Fatal(e) => e,
-            Failure::Retryable { status, message } => ClusterError::Unavailable {
-                target: target.clone(),
-                status,
-                verb: "list".to_string(),
-                resource: kind.resource.to_string(),
-                attempts: failed.attempts,
-                message,
-            },
-            Failure::Api { status, message } => request_error(&req, status, &message),
-        })?;
+        let text = list_page(client, target, &url, token.clone())
+            .await
+            .map_err(|failed| match failed.failure {
+                Failure::Fatal(e) => e,
+                Failure::Retryable { status, message } => ClusterError::Unavailable {
+                    target: target.clone(),
+                    status,
+                    verb: "list".to_string(),
+                    resource: kind.resource.to_string(),
+                    attempts: failed.attempts,
+                    message,
+                },
+                Failure::Api { status, message } => request_error(&req, status, &message),
+            })?;
         let decode = |reason: String| ClusterError::Decode {
             target: target.clone(),
             resource: kind.resource.to_string(),
