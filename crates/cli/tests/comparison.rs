@@ -1,0 +1,219 @@
+//! docs/comparison.md's priorityguard column is what priorityguard really reports: every row of
+//! the table between the `comparison-table` markers is checked against `audit -o json` on its
+//! corpus file (and, for flagged workloads, against the diff `fix` prints), and every corpus file
+//! must have a row, so the table cannot drift.
+
+mod common;
+use common::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// What the priorityguard column says about one workload.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    /// `**flags** → `class``: an error `critical-without-priority` recommending `class`.
+    Flags(String),
+    /// `*ok* (`class`)`: a recognised critical component already under `class`, nothing reported.
+    Ok(String),
+}
+
+#[derive(Debug)]
+struct Row {
+    file: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    verdict: Verdict,
+}
+
+/// The text of every backtick span in `cell`, in order.
+fn code_spans(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+fn parse_table(doc: &str) -> Vec<Row> {
+    let begin = doc
+        .find("<!-- comparison-table: begin -->")
+        .expect("docs/comparison.md has the comparison-table begin marker");
+    let end = doc
+        .find("<!-- comparison-table: end -->")
+        .expect("docs/comparison.md has the comparison-table end marker");
+    let mut lines = doc[begin..end]
+        .lines()
+        .skip(1)
+        .filter(|l| l.starts_with('|'));
+    let split = |l: &str| -> Vec<String> {
+        l.trim()
+            .trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
+    let header = split(lines.next().expect("table header"));
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("column {name:?} in {header:?}"))
+    };
+    let (c_file, c_workload, c_pg) = (col("file"), col("workload"), col("priorityguard"));
+    lines
+        .filter(|l| !l.starts_with("|---"))
+        .map(|l| {
+            let cells = split(l);
+            assert_eq!(
+                cells.len(),
+                header.len(),
+                "row {l:?} has {} cells",
+                cells.len()
+            );
+            let file = code_spans(&cells[c_file])[0].to_string();
+            let workload = &cells[c_workload];
+            let kind = workload.split_whitespace().next().unwrap().to_string();
+            let (namespace, name) = code_spans(workload)[0]
+                .split_once('/')
+                .unwrap_or_else(|| panic!("workload {workload:?} is Kind `namespace/name`"));
+            let pg = &cells[c_pg];
+            let class = code_spans(pg)
+                .first()
+                .unwrap_or_else(|| panic!("priorityguard cell {pg:?} names a class"))
+                .to_string();
+            let verdict = if pg.starts_with("**flags** →") {
+                Verdict::Flags(class)
+            } else if pg.starts_with("*ok* (") {
+                Verdict::Ok(class)
+            } else {
+                panic!(
+                    "priorityguard cell {pg:?} is neither **flags** → `class` nor *ok* (`class`)"
+                )
+            };
+            Row {
+                file,
+                kind,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                verdict,
+            }
+        })
+        .collect()
+}
+
+/// Every manifest and template of the corpus, relative to it (chart values are not workloads).
+fn corpus_files(dir: &Path, rel: &str, out: &mut BTreeSet<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let rel = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type().unwrap().is_dir() {
+            corpus_files(&entry.path(), &rel, out);
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".j2"))
+            && name != "values.yaml"
+            && name != "Chart.yaml"
+        {
+            out.insert(rel);
+        }
+    }
+}
+
+fn same_object(v: &serde_json::Value, row: &Row) -> bool {
+    v["kind"] == row.kind.as_str()
+        && v["namespace"].as_str().unwrap_or("") == row.namespace
+        && v["name"] == row.name.as_str()
+}
+
+#[test]
+fn comparison_table_priorityguard_column_matches_real_runs() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/comparison.md")).unwrap();
+    let rows = parse_table(&doc);
+
+    let mut files = BTreeSet::new();
+    corpus_files(&repo_root().join("testdata/upstream"), "", &mut files);
+    let in_table: BTreeSet<String> = rows.iter().map(|r| r.file.clone()).collect();
+    assert_eq!(
+        in_table, files,
+        "docs/comparison.md's table must have a row for every corpus file, and no other"
+    );
+
+    let mut by_file: BTreeMap<&str, Vec<&Row>> = BTreeMap::new();
+    for row in &rows {
+        by_file.entry(row.file.as_str()).or_default().push(row);
+    }
+    for (file, rows) in by_file {
+        let out = priorityguard(&["audit", "-o", "json", &upstream(file)]);
+        let report = json(&out);
+        let flagged = rows.iter().any(|r| matches!(r.verdict, Verdict::Flags(_)));
+        assert_eq!(
+            out.status.code(),
+            Some(if flagged { 1 } else { 0 }),
+            "{file}: exit code; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let findings = report["findings"].as_array().unwrap();
+        let components = report["components"].as_array().unwrap();
+        for &row in &rows {
+            let on_row: Vec<&serde_json::Value> = findings
+                .iter()
+                .filter(|f| same_object(&f["object"], row))
+                .collect();
+            let component = components
+                .iter()
+                .find(|c| same_object(&c["object"], row))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{file}: {row:?} is not recognised as a critical component: {components:#?}"
+                    )
+                });
+            match &row.verdict {
+                Verdict::Flags(class) => {
+                    let f = on_row
+                        .iter()
+                        .find(|f| f["check"] == "critical-without-priority")
+                        .unwrap_or_else(|| {
+                            panic!(
+                                "{file}: no critical-without-priority for {row:?}: {findings:#?}"
+                            )
+                        });
+                    assert_eq!(f["severity"], "error", "{file}: {row:?}");
+                    assert_eq!(f["recommended_class"], class.as_str(), "{file}: {row:?}");
+                    assert_eq!(component["protected"], false, "{file}: {row:?}");
+                }
+                Verdict::Ok(class) => {
+                    assert!(
+                        on_row.is_empty(),
+                        "{file}: {row:?} should be clean, got {on_row:#?}"
+                    );
+                    assert_eq!(
+                        component["class"]["name"],
+                        class.as_str(),
+                        "{file}: {row:?}"
+                    );
+                    assert_eq!(component["protected"], true, "{file}: {row:?}");
+                }
+            }
+        }
+        // "Can fix": `fix FILE` prints a diff adding each flagged workload's recommended class.
+        let fixed = priorityguard(&["fix", &upstream(file)]);
+        let diff = String::from_utf8_lossy(&fixed.stdout);
+        for row in &rows {
+            if let Verdict::Flags(class) = &row.verdict {
+                assert!(
+                    diff.lines().any(|l| l.starts_with('+')
+                        && l[1..].trim() == format!("priorityClassName: {class}")),
+                    "{file}: `fix` does not add priorityClassName: {class} for {row:?}:\n{diff}"
+                );
+            }
+        }
+        // Nothing reported beyond the table's rows.
+        for f in findings {
+            assert!(
+                rows.iter().any(|r| same_object(&f["object"], r)),
+                "{file}: finding on a workload the table does not list: {f:#?}"
+            );
+        }
+    }
+}
