@@ -41,6 +41,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Print the man page (roff) generated from the command-line definitions
+    Man,
 }
 
 #[derive(Args, Debug)]

@@ -40,6 +40,10 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)
         }
+        Command::Man => clap_mangen::Man::new(cmd.clone())
+            .render(&mut std::io::stdout())
+            .map(|()| EXIT_CLEAN)
+            .map_err(anyhow::Error::from),
     };
     match result {
         Ok(code) => ExitCode::from(code),
