@@ -147,15 +147,9 @@ impl<'a> Fixer<'a> {
         if edits.is_empty() {
             return Ok(None);
         }
-        let verify_error = |problem: String| FixError::Verify {
-            file: source.name.to_string(),
-            problem,
-        };
-        let body = edit::apply(text.body(), edits)
-            .map_err(|_| verify_error("would need two edits of the same bytes".into()))?;
-        let after = text.with_body(&body);
+        let after = edited(&source, &text, edits)?;
         self.verify(&source, text.dialect(), &after, &made)
-            .map_err(verify_error)?;
+            .map_err(|problem| verify_error(&source, problem))?;
         Ok(Some(FileFix {
             source,
             after,
@@ -194,6 +188,20 @@ impl<'a> Fixer<'a> {
         }
         Ok(())
     }
+}
+
+fn verify_error(source: &Source, problem: String) -> FixError {
+    FixError::Verify {
+        file: source.name.to_string(),
+        problem,
+    }
+}
+
+/// The file's text with `edits` applied (byte-order mark kept).
+fn edited(source: &Source, text: &Text, edits: Vec<Edit>) -> Result<String, FixError> {
+    let body = edit::apply(text.body(), edits)
+        .map_err(|_| verify_error(source, "would need two edits of the same bytes".into()))?;
+    Ok(text.with_body(&body))
 }
 
 fn location(o: &Object) -> Option<&Location> {
@@ -307,15 +315,13 @@ fn fix_values(
     if edits.is_empty() {
         return Ok(None);
     }
-    let verify_error = |problem: String| FixError::Verify {
-        file: source.name.to_string(),
-        problem,
-    };
-    let body = edit::apply(text.body(), edits)
-        .map_err(|_| verify_error("would need two edits of the same bytes".into()))?;
-    let after = text.with_body(&body);
-    pg_yaml::parse_stream(&after, |_| {})
-        .map_err(|e| verify_error(format!("does not parse (line {}: {})", e.line, e.message)))?;
+    let after = edited(&source, &text, edits)?;
+    pg_yaml::parse_stream(&after, |_| {}).map_err(|e| {
+        verify_error(
+            &source,
+            format!("does not parse (line {}: {})", e.line, e.message),
+        )
+    })?;
     Ok(Some(FileFix {
         source,
         after,
