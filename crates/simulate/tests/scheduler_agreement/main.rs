@@ -19,6 +19,7 @@ use pg_simulate::snapshot::Builder;
 use pg_testenv::{Options, TestCluster};
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 const SCENARIOS: usize = 36;
@@ -301,7 +302,9 @@ fn cluster_scheduler_agreement() {
         println!("{line}");
     }
     println!("outcomes covered: {outcomes:?}");
-    println!(
+    // Straight to stderr, past the test harness's capture, so CI logs show the tally.
+    let _ = writeln!(
+        std::io::stderr(),
         "{agree}/{SCENARIOS} scenarios agree ({} s)",
         started.elapsed().as_secs()
     );
