@@ -56,6 +56,25 @@ fn cluster_audit_fix_and_reaudit_through_the_binary() {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
 
+    // `classes --cluster`: the built-in classes with the cluster's real values and their users.
+    let classes = priorityguard(&["classes", "--cluster", "--kubeconfig", &kc, "--json"]);
+    let rows = json(&classes);
+    let row = |name: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(row("system-cluster-critical")["value"], 2000000000);
+    assert_eq!(row("system-cluster-critical")["pods"], 1, "{rows}");
+    assert_eq!(row("system-node-critical")["value"], 2000001000);
+    assert_eq!(
+        row("system-node-critical")["defined"],
+        true,
+        "listed from the API server"
+    );
     let out = priorityguard(&[
         "audit",
         "--cluster",
