@@ -220,9 +220,7 @@ fn start_times(cluster: &TestCluster) {
         &std::fs::read_to_string(repo_root().join(data("start-times.json"))).unwrap(),
     )
     .unwrap();
-    let mut list: Value =
-        serde_json::from_str(&cluster.kubectl_ok(&["get", "pods", "-A", "-o", "json"], None))
-            .unwrap();
+    let mut list = cluster.kubectl_json(&["get", "pods", "-A", "-o", "json"]);
     for item in list["items"].as_array_mut().unwrap() {
         let key = format!(
             "{}/{}",

@@ -239,15 +239,11 @@ fn cluster_load_pages_through_more_than_one_page() {
     cluster.kubectl_ok(&["apply", "-f", "-"], Some(&pod_yaml("few", "one", None)));
 
     // The server really splits this into pages at our page size...
-    let first_page: serde_json::Value = serde_json::from_str(&cluster.kubectl_ok(
-        &[
-            "get",
-            "--raw",
-            &format!("/api/v1/pods?limit={}", pg_cluster::PAGE_SIZE),
-        ],
-        None,
-    ))
-    .unwrap();
+    let first_page = cluster.kubectl_json(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/pods?limit={}", pg_cluster::PAGE_SIZE),
+    ]);
     assert_eq!(first_page["items"].as_array().unwrap().len(), 500);
     assert!(
         first_page["metadata"]["continue"]

@@ -120,19 +120,15 @@ fn cluster_fix_patches_multus_and_apiserver_resolves_priority() {
     );
 
     // A pod made from the patched template gets its priority from the apiserver.
-    let ds_json = cluster.kubectl_ok(
-        &[
-            "get",
-            "daemonset",
-            "-n",
-            "kube-system",
-            "kube-multus-ds",
-            "-o",
-            "json",
-        ],
-        None,
-    );
-    let ds: serde_json::Value = serde_json::from_str(&ds_json).unwrap();
+    let ds = cluster.kubectl_json(&[
+        "get",
+        "daemonset",
+        "-n",
+        "kube-system",
+        "kube-multus-ds",
+        "-o",
+        "json",
+    ]);
     let pod = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Pod",

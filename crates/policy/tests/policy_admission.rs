@@ -295,19 +295,15 @@ fn policy_map_sets_the_class_and_never_overwrites_one() {
 
     // Admitted and stored with the class Kubespray's fix added by hand.
     assert_created(&create(&cluster, &multus()));
-    let stored: Value = serde_json::from_str(&cluster.kubectl_ok(
-        &[
-            "get",
-            "daemonset",
-            "-n",
-            "kube-system",
-            "kube-multus-ds",
-            "-o",
-            "json",
-        ],
-        None,
-    ))
-    .unwrap();
+    let stored = cluster.kubectl_json(&[
+        "get",
+        "daemonset",
+        "-n",
+        "kube-system",
+        "kube-multus-ds",
+        "-o",
+        "json",
+    ]);
     assert_eq!(class_of(&stored), "system-node-critical");
 
     // Ordinary workloads are untouched.
@@ -356,19 +352,15 @@ fn policy_map_sets_the_class_and_never_overwrites_one() {
         ],
         None,
     );
-    let stored: Value = serde_json::from_str(&cluster.kubectl_ok(
-        &[
-            "get",
-            "daemonset",
-            "-n",
-            "kube-system",
-            "kube-multus-ds",
-            "-o",
-            "json",
-        ],
-        None,
-    ))
-    .unwrap();
+    let stored = cluster.kubectl_json(&[
+        "get",
+        "daemonset",
+        "-n",
+        "kube-system",
+        "kube-multus-ds",
+        "-o",
+        "json",
+    ]);
     assert_eq!(class_of(&stored), "system-node-critical");
     // Nothing changed, so nothing was written: the mutation is idempotent.
     assert_eq!(stored["metadata"]["generation"], 1);

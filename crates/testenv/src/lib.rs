@@ -460,6 +460,14 @@ impl TestCluster {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs kubectl as the admin (like [`kubectl_ok`](Self::kubectl_ok)) and parses its JSON
+    /// output: `kubectl_json(&["get", "ds", "-n", "kube-system", "x", "-o", "json"])`.
+    pub fn kubectl_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.kubectl_ok(args, None);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("kubectl {} printed no JSON ({e}): {out}", args.join(" ")))
+    }
+
     /// Run kubectl with another kubeconfig (e.g. one from
     /// [`kubeconfig_for_user`](Self::kubeconfig_for_user)), feeding `stdin` if given.
     pub fn kubectl_with(&self, kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> Output {
