@@ -13,6 +13,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+#[path = "../../report/tests/data/sarif_schema.rs"]
+mod sarif_schema;
+use sarif_schema::assert_valid_sarif;
+
 fn yaml(rel: &str) -> Value {
     let text = std::fs::read_to_string(repo_root().join(rel)).unwrap();
     serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}"))
@@ -33,35 +37,6 @@ fn path_with_priorityguard() -> std::ffi::OsString {
         &std::env::var_os("PATH").unwrap_or_default(),
     )))
     .unwrap()
-}
-
-/// The official schema, with the one pattern `jsonschema` cannot compile repaired exactly as
-/// crates/report/tests/render/sarif.rs does (see the comment there).
-fn sarif_validator() -> jsonschema::Validator {
-    const STRAY: &str = "-[a-zA-Z]{2}]?$";
-    const ESCAPED: &str = "-[a-zA-Z]{2}\\\\]?$";
-    let text = include_str!("../../report/tests/data/sarif-schema-2.1.0.json");
-    assert!(
-        text.contains(STRAY),
-        "the schema's language pattern changed"
-    );
-    let schema: Json = serde_json::from_str(&text.replace(STRAY, ESCAPED)).unwrap();
-    jsonschema::draft7::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles")
-}
-
-fn assert_valid_sarif(sarif: &Json) {
-    let errors: Vec<String> = sarif_validator()
-        .iter_errors(sarif)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "SARIF schema violations:\n{}",
-        errors.join("\n")
-    );
 }
 
 // ---------------------------------------------------------------------------------------------
