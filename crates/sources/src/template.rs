@@ -116,6 +116,11 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
         i = end;
     }
     // A line that holds only expressions stands for YAML we cannot know: set it aside.
+    // `expressions` is sorted and non-overlapping: a binary search finds the one covering a byte.
+    let covered = |at: usize| {
+        let i = expressions.partition_point(|x| x.end <= at);
+        expressions.get(i).is_some_and(|x| x.start <= at)
+    };
     let mut kept = Vec::with_capacity(expressions.len());
     let mut lines_to_blank = Vec::new();
     for r in &expressions {
@@ -130,7 +135,7 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
             .enumerate()
             .all(|(k, b)| {
                 let at = line_start + k;
-                b.is_ascii_whitespace() || expressions.iter().any(|x| x.contains(&at))
+                b.is_ascii_whitespace() || covered(at)
             });
         if only_expressions {
             lines_to_blank.push(r.clone());
