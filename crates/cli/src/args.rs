@@ -41,8 +41,14 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) generated from the command-line definitions
-    Man,
+    /// Print the man page (roff) generated from the command-line definitions, or write one
+    /// page per subcommand with --dir
+    Man {
+        /// Write priorityguard.1 and priorityguard-<subcommand>.1 into this directory (e.g.
+        /// ~/.local/share/man/man1) instead of printing the main page
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -66,7 +72,9 @@ pub struct InputArgs {
 #[derive(Args, Debug)]
 pub struct ClusterArgs {
     /// Read the live cluster (kubeconfig's current context, like kubectl) instead of files
-    #[arg(long)]
+    // No default value: clap counts a default as present, so `requires = "cluster"` on the
+    // cluster-only options would never fire.
+    #[arg(long, default_value = None)]
     pub cluster: bool,
     /// The kubeconfig context to use
     #[arg(long, value_name = "NAME", requires = "cluster")]
@@ -80,6 +88,46 @@ pub struct ClusterArgs {
     /// All namespaces (the default for --cluster; accepted for kubectl muscle memory)
     #[arg(short = 'A', long, requires = "cluster", conflicts_with = "namespace")]
     pub all_namespaces: bool,
+}
+
+impl ClusterArgs {
+    /// The first cluster-only option given without `--cluster`. clap checks its `requires`
+    /// too, but waives them whenever an argument conflicting with `--cluster` (a PATH) is
+    /// present, which is exactly when the user forgot `--cluster`.
+    pub fn option_without_cluster(&self) -> Option<&'static str> {
+        first_set(
+            self.cluster,
+            &[
+                ("--context", self.context.is_some()),
+                ("--kubeconfig", self.kubeconfig.is_some()),
+                ("--namespace", self.namespace.is_some()),
+                ("--all-namespaces", self.all_namespaces),
+            ],
+        )
+    }
+}
+
+/// The first of `options` that is set, unless `cluster` is.
+pub fn first_set(cluster: bool, options: &[(&'static str, bool)]) -> Option<&'static str> {
+    (!cluster)
+        .then(|| options.iter().find(|(_, set)| *set).map(|(name, _)| *name))
+        .flatten()
+}
+
+impl Command {
+    /// See [`ClusterArgs::option_without_cluster`].
+    pub fn option_without_cluster(&self) -> Option<&'static str> {
+        match self {
+            Command::Audit(a) => a.input.cluster.option_without_cluster().or(first_set(
+                a.input.cluster.cluster,
+                &[("--events", a.events)],
+            )),
+            Command::Classes(c) => c.input.cluster.option_without_cluster(),
+            Command::Fix(f) => f.option_without_cluster(),
+            Command::Simulate(s) => s.option_without_cluster(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -121,6 +169,11 @@ pub struct AuditArgs {
     /// Colour the table output (auto: only on a terminal, and never with NO_COLOR set)
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+    /// With --cluster: also record a Warning Event on each object with an error or warning
+    /// finding (seen in `kubectl describe` and `kubectl events`; a repeat run counts up the
+    /// same Event). Needs the priorityguard-events ClusterRole (deploy/cronjob/rbac.yaml)
+    #[arg(long, requires = "cluster")]
+    pub events: bool,
 }
 
 #[derive(Args, Debug)]

@@ -89,7 +89,39 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
         &mut out,
     )?;
     out.flush()?;
-    Ok(exit_code(&report, a.fail_on, input_errors))
+    drop(out);
+    let event_errors = a.events && !record_events(&a.input.cluster, &report.findings)?;
+    Ok(exit_code(&report, a.fail_on, input_errors || event_errors))
+}
+
+/// `--events`: one summary line on stderr, and one line per Event that could not be written.
+/// Returns whether every Event was written.
+fn record_events(cluster: &ClusterArgs, findings: &[pg_model::Finding]) -> anyhow::Result<bool> {
+    let results = pg_cluster::record_events(&cluster_options(cluster), findings)
+        .context("cannot record Events")?;
+    let (mut created, mut repeated, mut failed) = (0, 0, 0);
+    for r in &results {
+        match &r.outcome {
+            Ok(pg_cluster::Recorded::Created) => created += 1,
+            Ok(pg_cluster::Recorded::Repeated(_)) => repeated += 1,
+            Ok(pg_cluster::Recorded::NotInCluster) => {
+                eprintln!("note: {} is not in the cluster; no Event", r.object)
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: Event for {} ({}): {e}", r.object, r.check);
+            }
+        }
+    }
+    eprintln!(
+        "priorityguard: Events recorded: {created} new, {repeated} repeated{}",
+        if failed > 0 {
+            format!(", {failed} failed")
+        } else {
+            String::new()
+        }
+    );
+    Ok(failed == 0)
 }
 
 fn exit_code(report: &Report, fail_on: FailOn, input_errors: bool) -> u8 {

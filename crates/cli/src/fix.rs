@@ -107,6 +107,22 @@ pub struct FixArgs {
     pub dry_run: Option<DryRun>,
 }
 
+impl FixArgs {
+    /// See [`ClusterArgs::option_without_cluster`].
+    pub fn option_without_cluster(&self) -> Option<&'static str> {
+        self.cluster
+            .option_without_cluster()
+            .or(crate::args::first_set(
+                self.cluster.cluster,
+                &[
+                    ("--apply", self.apply),
+                    ("--yes", self.yes),
+                    ("--dry-run", self.dry_run.is_some()),
+                ],
+            ))
+    }
+}
+
 fn fixable_check(id: &str) -> Result<CheckId, String> {
     let names: Vec<&str> = pg_fix::FIXABLE.iter().map(|c| c.as_str()).collect();
     CheckId::parse(id)

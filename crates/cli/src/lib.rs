@@ -29,6 +29,13 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         },
         Err(e) => e.exit(),
     };
+    if let Some(option) = cli.command.option_without_cluster() {
+        cmd.error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            format!("{option} works only with --cluster (it is about the live cluster)"),
+        )
+        .exit();
+    }
     let result = match cli.command {
         Command::Audit(a) => audit::run(a),
         Command::Catalog(c) => catalog::run(c),
@@ -40,10 +47,11 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)
         }
-        Command::Man => clap_mangen::Man::new(cmd.clone())
+        Command::Man { dir: None } => clap_mangen::Man::new(cmd.clone())
             .render(&mut std::io::stdout())
             .map(|()| EXIT_CLEAN)
             .map_err(anyhow::Error::from),
+        Command::Man { dir: Some(dir) } => write_man_pages(bin_name, &dir),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -53,6 +61,29 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// One page per (sub)command, named as the main page's SEE ALSO-style references name them.
+fn write_man_pages(bin_name: &str, dir: &std::path::Path) -> anyhow::Result<u8> {
+    use anyhow::Context;
+    let mut cmd = Cli::command().bin_name(bin_name).display_name(bin_name);
+    cmd.build();
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        // clap's built-in `help` subcommand gets no page of its own.
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let page = sub
+                .clone()
+                .display_name(format!("{bin_name}-{}", sub.get_name()));
+            clap_mangen::Man::new(page).generate_to(dir)?;
+        }
+        clap_mangen::Man::new(cmd.clone())
+            .generate_to(dir)
+            .map(drop)
+    };
+    write().with_context(|| format!("cannot write man pages into {}", dir.display()))?;
+    eprintln!("wrote man pages into {}", dir.display());
+    Ok(EXIT_CLEAN)
 }
 
 /// `context: cause: cause` on one line, as the user reads it.

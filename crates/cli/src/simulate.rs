@@ -37,7 +37,9 @@ pub struct SimulateArgs {
     )]
     pub snapshot: Vec<String>,
     /// Read the live cluster (kubeconfig's current context, like kubectl) instead
-    #[arg(long)]
+    // No default value: clap counts a default as present, so `requires = "cluster"` on the
+    // cluster-only options would never fire.
+    #[arg(long, default_value = None)]
     pub cluster: bool,
     /// The kubeconfig context to use
     #[arg(long, value_name = "NAME", requires = "cluster")]
@@ -76,6 +78,19 @@ pub struct SimulateArgs {
     /// Colour the table (auto: only on a terminal, and never with NO_COLOR set)
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
+}
+
+impl SimulateArgs {
+    /// See [`crate::args::ClusterArgs::option_without_cluster`].
+    pub fn option_without_cluster(&self) -> Option<&'static str> {
+        crate::args::first_set(
+            self.cluster,
+            &[
+                ("--context", self.context.is_some()),
+                ("--kubeconfig", self.kubeconfig.is_some()),
+            ],
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]

@@ -141,3 +141,27 @@ fn powershell_and_elvish_completions_are_generated() {
         }
     }
 }
+
+#[test]
+fn man_dir_writes_a_page_per_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("man1");
+    let out = priorityguard(&["man", "--dir", out_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let main = std::fs::read_to_string(out_dir.join("priorityguard.1")).unwrap();
+    assert_eq!(main, stdout_of(&["man"]), "--dir writes the same main page");
+    for sub in SUBCOMMANDS {
+        let page = std::fs::read_to_string(out_dir.join(format!("priorityguard-{sub}.1")))
+            .unwrap_or_else(|e| panic!("priorityguard-{sub}.1: {e}"));
+        assert!(page.starts_with(".ie \\n(.g .ds Aq"), "roff: {sub}");
+        assert!(
+            page.contains(&format!("priorityguard\\-{sub}")),
+            "{sub}:\n{page}"
+        );
+    }
+    let audit = std::fs::read_to_string(out_dir.join("priorityguard-audit.1")).unwrap();
+    assert!(
+        audit.contains("\\-\\-events"),
+        "the audit page has its options:\n{audit}"
+    );
+}

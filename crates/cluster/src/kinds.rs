@@ -56,6 +56,11 @@ pub(crate) const LISTED: [ApiKind; 10] = [
     ApiKind::of::<Pod>("Pod", "pods", false),
 ];
 
+/// The API kind of an object kind as findings name it (`DaemonSet`, `PriorityClass`).
+pub(crate) fn by_kind(kind: &str) -> Option<ApiKind> {
+    LISTED.iter().find(|k| k.kind == kind).copied()
+}
+
 /// The API kind of a workload kind.
 pub(crate) fn workload(kind: WorkloadKind) -> ApiKind {
     let name = kind.as_str();

@@ -1,7 +1,8 @@
 //! Live clusters for priorityguard: `audit --cluster` reads pods, workloads, PriorityClasses and
 //! ResourceQuotas from a kube-apiserver; `fix --cluster` patches the owning workloads' pod
 //! templates; `simulate --cluster` lists nodes, pods, classes, budgets and pod metrics as raw
-//! pages ([`list_snapshot`]).
+//! pages ([`list_snapshot`]); `audit --cluster --events` records an Event on each offending
+//! object ([`record_events`]).
 //!
 //! The API is blocking on purpose: the CLI is synchronous, and each call runs kube-rs on a
 //! private single-threaded tokio runtime (so do not call it from inside another runtime).
@@ -17,6 +18,7 @@
 mod apply;
 mod connect;
 mod error;
+mod events;
 mod kinds;
 mod list;
 mod plan;
@@ -29,6 +31,7 @@ use std::path::PathBuf;
 pub use apply::{ApplyResult, FIELD_MANAGER, apply};
 pub use connect::{Target, target};
 pub use error::ClusterError;
+pub use events::{EventResult, REPORTING_CONTROLLER, Recorded, record_events};
 pub use list::{PAGE_SIZE, load, load_keeping_labels};
 pub use plan::{PlannedPatch, plan};
 pub use snapshot::list_snapshot;
