@@ -212,14 +212,42 @@ impl TestCluster {
         };
         // A poisoned lock only means another test panicked while starting.
         let _turn = START_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-        cluster.start_etcd_and_apiserver(&opts)?;
+        let mut attempt = 1;
+        loop {
+            match cluster.start_components(&opts) {
+                Ok(()) => return Ok(cluster),
+                // A port picked as free is released before the component binds it, and
+                // another process (a parallel test binary, an outgoing connection) can take it
+                // in between: start over on fresh ports.
+                Err(e)
+                    if attempt < START_ATTEMPTS
+                        && format!("{e:#}").contains("address already in use") =>
+                {
+                    eprintln!("pg-testenv: a port was taken during startup; retrying ({e:#})");
+                    cluster.stop_all();
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn start_components(&mut self, opts: &Options) -> Result<()> {
+        self.start_etcd_and_apiserver(opts)?;
         if opts.controller_manager {
-            cluster.start_controller_manager()?;
+            self.start_controller_manager()?;
         }
         if opts.scheduler {
-            cluster.start_scheduler()?;
+            self.start_scheduler()?;
         }
-        Ok(cluster)
+        Ok(())
+    }
+
+    /// Kills every component, clients first and etcd last.
+    fn stop_all(&mut self) {
+        while let Some(mut p) = self.procs.pop() {
+            kill_group(&mut p.child);
+        }
     }
 
     fn start_etcd_and_apiserver(&mut self, opts: &Options) -> Result<()> {
@@ -254,6 +282,8 @@ impl TestCluster {
 
         // etcd, on two free ports; data dir in the temp dir.
         let etcd_data = self.root.join("etcd-data");
+        // Left over from an attempt that failed on a taken port.
+        let _ = fs::remove_dir_all(&etcd_data);
         let (client_port, peer_port) = (free_port()?, free_port()?);
         let client_url = format!("http://127.0.0.1:{client_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -624,10 +654,7 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        // Reverse start order: clients first, etcd last.
-        while let Some(mut p) = self.procs.pop() {
-            kill_group(&mut p.child);
-        }
+        self.stop_all();
         if let Some(dir) = self.dir.take()
             && std::env::var_os("PRIORITYGUARD_KEEP_TESTENV").is_some_and(|v| v == "1")
         {
@@ -718,6 +745,9 @@ fn write_private(path: &Path, pem: &str) -> Result<()> {
 /// A port the kernel just handed out on 127.0.0.1. Another process could
 /// still take it before the component binds it; that shows up as a startup
 /// error with "address already in use" in the log tail.
+/// How often [`TestCluster::start`] tries when a chosen port is taken before it is bound.
+const START_ATTEMPTS: u32 = 3;
+
 fn free_port() -> Result<u16> {
     let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
