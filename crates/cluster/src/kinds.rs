@@ -1,4 +1,5 @@
-//! The resources priorityguard reads and patches, with their API paths.
+//! The resources priorityguard reads and patches, with their API paths, and the mapping of
+//! their objects to model objects that lists and watches share.
 //!
 //! Paths come from k8s-openapi's resource metadata through kube's `Resource` trait, so group,
 //! version and plural are never typed by hand.
@@ -8,7 +9,8 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
-use pg_model::WorkloadKind;
+use pg_model::{Object, WorkloadKind};
+use pg_sources::raw::{RawObject, Scalar};
 
 /// One resource type as the API serves it.
 #[derive(Clone, Copy, Debug)]
@@ -35,6 +37,14 @@ impl ApiKind {
         }
     }
 
+    /// The one mapping from an API object of this kind to a model object, for lists and
+    /// watches alike: list items carry no `kind` of their own (the URL says what they are),
+    /// and cluster objects have no file position (they are named by namespace/kind/name).
+    pub fn object(&self, mut raw: RawObject, keep_labels: Option<&[String]>) -> Option<Object> {
+        raw.kind = Some(Scalar::Str(self.kind.to_string()));
+        raw.into_object(keep_labels).map(without_location)
+    }
+
     /// The collection URL: all namespaces for `None`, cluster-wide for cluster-scoped kinds.
     pub fn url_path(&self, namespace: Option<&str>) -> String {
         let ns = if self.cluster_scoped { None } else { namespace };
@@ -55,6 +65,20 @@ pub(crate) const LISTED: [ApiKind; 10] = [
     ApiKind::of::<Job>("Job", "jobs.batch", false),
     ApiKind::of::<Pod>("Pod", "pods", false),
 ];
+
+/// Cluster objects have no file position: they are named by namespace/kind/name.
+fn without_location(mut object: Object) -> Object {
+    match &mut object {
+        Object::Workload(w) => {
+            w.location = None;
+            w.pod.positions = None;
+        }
+        Object::PriorityClass(c) => c.location = None,
+        Object::ResourceQuota(q) => q.location = None,
+        Object::QuotaConfig(q) => q.location = None,
+    }
+    object
+}
 
 /// The API kind of a workload kind.
 pub(crate) fn workload(kind: WorkloadKind) -> ApiKind {
