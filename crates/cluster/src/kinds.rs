@@ -9,6 +9,7 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
+use kube::core::ApiResource;
 use pg_model::{Object, WorkloadKind};
 use pg_sources::raw::{RawObject, Scalar};
 
@@ -21,6 +22,7 @@ pub(crate) struct ApiKind {
     pub resource: &'static str,
     pub cluster_scoped: bool,
     url_path: fn(&(), Option<&str>) -> String,
+    api_resource: fn(&()) -> ApiResource,
 }
 
 impl ApiKind {
@@ -34,7 +36,13 @@ impl ApiKind {
             resource,
             cluster_scoped,
             url_path: K::url_path,
+            api_resource: ApiResource::erase::<K>,
         }
+    }
+
+    /// Group, version and plural for kube's dynamic `Api` (which the watches use).
+    pub fn api_resource(&self) -> ApiResource {
+        (self.api_resource)(&())
     }
 
     /// The one mapping from an API object of this kind to a model object, for lists and
