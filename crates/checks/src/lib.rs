@@ -15,6 +15,14 @@ use pg_catalog::{Catalog, Policy};
 use pg_model::{CheckId, ComponentStatus, Finding, Object, Severity};
 use std::collections::BTreeMap;
 
+/// The label keys an audit with `catalog` reads: the catalog's and [`LABELS_USED`]. Sources
+/// may drop every other label (`keep_labels`), which on a big pod list is most of the memory.
+pub fn labels_read(catalog: &Catalog) -> Vec<String> {
+    let mut keys = catalog.label_keys();
+    keys.extend(LABELS_USED.iter().map(|l| l.to_string()));
+    keys
+}
+
 /// Which checks run and how loud they are.
 #[derive(Clone, Debug)]
 pub struct Config {

@@ -13,6 +13,7 @@ Examples:
   priorityguard audit deploy/                    audit a manifest tree (YAML, JSON, *.j2, Helm templates)
   kubectl get pods -A -o json | priorityguard audit --all -
                                                  every pod without a class, grouped by owner
+  priorityguard serve --metrics                  watch the current cluster, findings on :9309/metrics
   priorityguard catalog --explain critical-without-priority";
 
 #[derive(Parser, Debug)]
@@ -36,6 +37,8 @@ pub enum Command {
     Policy(crate::policy::PolicyArgs),
     /// Simulate preemption, node-pressure eviction and OOM order, before and after fixes
     Simulate(crate::simulate::SimulateArgs),
+    /// Watch a live cluster and serve its audit as Prometheus metrics (serve --metrics)
+    Serve(crate::serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     Completions {
         #[arg(value_enum)]

@@ -21,8 +21,7 @@ pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Ca
 /// Reads the files or the cluster, printing each problem on stderr as one line. Only the
 /// labels that `catalog` and the checks look at are kept.
 pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loaded> {
-    let mut keep_labels = catalog.label_keys();
-    keep_labels.extend(pg_checks::LABELS_USED.iter().map(|l| l.to_string()));
+    let keep_labels = pg_checks::labels_read(catalog);
     let loaded = if input.cluster.cluster {
         pg_cluster::load_keeping_labels(&cluster_options(&input.cluster), Some(&keep_labels))?
     } else {

@@ -8,6 +8,7 @@ mod classes;
 mod fix;
 mod output;
 mod policy;
+mod serve;
 mod simulate;
 
 use args::{Cli, Command};
@@ -43,6 +44,7 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         Command::Fix(f) => fix::run(f),
         Command::Policy(p) => policy::run(p),
         Command::Simulate(s) => simulate::run(s),
+        Command::Serve(s) => serve::run(s, bin_name),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cmd, bin_name, &mut std::io::stdout());
             Ok(EXIT_CLEAN)

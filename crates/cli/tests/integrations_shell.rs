@@ -7,13 +7,14 @@ mod common;
 use common::priorityguard;
 use std::process::Command;
 
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "audit",
     "catalog",
     "classes",
     "fix",
     "policy",
     "simulate",
+    "serve",
     "completions",
     "man",
 ];

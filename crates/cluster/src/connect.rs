@@ -225,16 +225,28 @@ fn in_cluster(opts: &ClusterOptions, env: &Env) -> Result<Resolved, ClusterError
 
 /// Builds the client. Construction fails only on local problems (bad client key, proxy URL).
 pub(crate) fn client(resolved: &Resolved) -> Result<kube::Client, ClusterError> {
-    kube::Client::try_from(resolved.config.clone()).map_err(|e| {
-        match classify(&e, &resolved.target) {
-            Failure::Fatal(err) => err,
-            Failure::Retryable { message, .. } | Failure::Api { message, .. } => {
-                ClusterError::Tls {
-                    target: resolved.target.clone(),
-                    reason: message,
-                }
-            }
-        }
+    client_with(resolved.config.clone(), &resolved.target)
+}
+
+/// How long a watch response may stay silent: longer than the 290 s after which kube's
+/// watcher asks the server to end a watch (it then resumes it), so a quiet watch is closed by
+/// the server and resumed, not cut by a read timeout.
+const WATCH_READ_TIMEOUT: Duration = Duration::from_secs(295);
+
+/// [`client`] for long-lived watches.
+pub(crate) fn watch_client(resolved: &Resolved) -> Result<kube::Client, ClusterError> {
+    let mut config = resolved.config.clone();
+    config.read_timeout = Some(WATCH_READ_TIMEOUT);
+    client_with(config, &resolved.target)
+}
+
+fn client_with(config: Config, target: &Target) -> Result<kube::Client, ClusterError> {
+    kube::Client::try_from(config).map_err(|e| match classify(&e, target) {
+        Failure::Fatal(err) => err,
+        Failure::Retryable { message, .. } | Failure::Api { message, .. } => ClusterError::Tls {
+            target: target.clone(),
+            reason: message,
+        },
     })
 }
 

@@ -115,6 +115,29 @@ fn resources_text(resources: &[(String, String)]) -> String {
 }
 
 impl ClusterError {
+    /// The one error to report when several requests of a command failed: a connection or
+    /// credential problem first (it explains the others), then every 403 at once, then the
+    /// first of the rest. `None` when nothing failed.
+    pub(crate) fn most_telling(mut errors: Vec<ClusterError>) -> Option<ClusterError> {
+        let fatal = errors.iter().position(|e| {
+            !matches!(
+                e,
+                ClusterError::Forbidden { .. }
+                    | ClusterError::Api { .. }
+                    | ClusterError::Decode { .. }
+            )
+        });
+        if let Some(i) = fatal {
+            return Some(errors.swap_remove(i));
+        }
+        let forbidden: Vec<ClusterError> = errors
+            .iter()
+            .filter(|e| matches!(e, ClusterError::Forbidden { .. }))
+            .cloned()
+            .collect();
+        ClusterError::merge_forbidden(forbidden).or_else(|| errors.into_iter().next())
+    }
+
     /// Folds several 403s of one command into one message listing every denied resource, so
     /// one round of RBAC changes fixes them all.
     pub(crate) fn merge_forbidden(errors: Vec<ClusterError>) -> Option<ClusterError> {

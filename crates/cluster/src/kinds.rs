@@ -1,4 +1,5 @@
-//! The resources priorityguard reads and patches, with their API paths.
+//! The resources priorityguard reads and patches, with their API paths, and the mapping of
+//! their objects to model objects that lists and watches share.
 //!
 //! Paths come from k8s-openapi's resource metadata through kube's `Resource` trait, so group,
 //! version and plural are never typed by hand.
@@ -8,7 +9,9 @@ use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
-use pg_model::WorkloadKind;
+use kube::core::ApiResource;
+use pg_model::{Object, WorkloadKind};
+use pg_sources::raw::{RawObject, Scalar};
 
 /// One resource type as the API serves it.
 #[derive(Clone, Copy, Debug)]
@@ -19,6 +22,7 @@ pub(crate) struct ApiKind {
     pub resource: &'static str,
     pub cluster_scoped: bool,
     url_path: fn(&(), Option<&str>) -> String,
+    api_resource: fn(&()) -> ApiResource,
 }
 
 impl ApiKind {
@@ -32,7 +36,21 @@ impl ApiKind {
             resource,
             cluster_scoped,
             url_path: K::url_path,
+            api_resource: ApiResource::erase::<K>,
         }
+    }
+
+    /// Group, version and plural for kube's dynamic `Api` (which the watches use).
+    pub fn api_resource(&self) -> ApiResource {
+        (self.api_resource)(&())
+    }
+
+    /// The one mapping from an API object of this kind to a model object, for lists and
+    /// watches alike: list items carry no `kind` of their own (the URL says what they are),
+    /// and cluster objects have no file position (they are named by namespace/kind/name).
+    pub fn object(&self, mut raw: RawObject, keep_labels: Option<&[String]>) -> Option<Object> {
+        raw.kind = Some(Scalar::Str(self.kind.to_string()));
+        raw.into_object(keep_labels).map(without_location)
     }
 
     /// The collection URL: all namespaces for `None`, cluster-wide for cluster-scoped kinds.
@@ -59,6 +77,20 @@ pub(crate) const LISTED: [ApiKind; 10] = [
 /// The API kind of an object kind as findings name it (`DaemonSet`, `PriorityClass`).
 pub(crate) fn by_kind(kind: &str) -> Option<ApiKind> {
     LISTED.iter().find(|k| k.kind == kind).copied()
+}
+
+/// Cluster objects have no file position: they are named by namespace/kind/name.
+fn without_location(mut object: Object) -> Object {
+    match &mut object {
+        Object::Workload(w) => {
+            w.location = None;
+            w.pod.positions = None;
+        }
+        Object::PriorityClass(c) => c.location = None,
+        Object::ResourceQuota(q) => q.location = None,
+        Object::QuotaConfig(q) => q.location = None,
+    }
+    object
 }
 
 /// The API kind of a workload kind.

@@ -11,6 +11,9 @@
 //! (missing ones skipped, first value wins), else `~/.kube/config`, else the in-cluster service
 //! account; `--context` or the current context; token, client-certificate and exec credentials.
 //!
+//! `serve` keeps the same objects current with one watch per kind ([`Watch`]): that API is
+//! async (it runs as long as the server does) and must be used inside a tokio runtime.
+//!
 //! Objects are read as raw JSON pages (`limit=500` + `continue`) straight into
 //! [`pg_sources::raw::RawObject`], the one mapping from Kubernetes JSON to [`pg_model::Object`]
 //! that files use too, so a cluster and a `kubectl get -o json` dump of it give the same objects.
@@ -25,6 +28,7 @@ mod plan;
 mod progress;
 mod retry;
 mod snapshot;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -35,6 +39,7 @@ pub use events::{EventResult, REPORTING_CONTROLLER, Recorded, record_events};
 pub use list::{PAGE_SIZE, load, load_keeping_labels};
 pub use plan::{PlannedPatch, plan};
 pub use snapshot::list_snapshot;
+pub use watch::{Change, KindStatus, Watch, WatchState};
 
 /// Where and what to read; the CLI fills it from `--kubeconfig`, `--context`, `-n` / `-A`.
 #[derive(Clone, Debug, Default)]

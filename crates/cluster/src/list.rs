@@ -13,7 +13,7 @@ use crate::retry;
 use kube::api::ListParams;
 use pg_model::{InputProblem, Object, Stats, WorkloadKind};
 use pg_sources::Loaded;
-use pg_sources::raw::{RawObject, Scalar};
+use pg_sources::raw::RawObject;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -55,8 +55,8 @@ struct KindList {
     objects: Vec<Object>,
     items: u64,
     bytes: u64,
-    /// Set when the server does not serve the kind (404).
-    not_served: Option<String>,
+    /// The server does not serve the kind (404).
+    not_served: bool,
 }
 
 async fn load_from(
@@ -101,37 +101,28 @@ async fn load_from(
             None => {}
         }
     }
-    if errors.is_empty() {
-        return Ok(loaded);
-    }
-    // Connection and credential errors first; then every 403 at once; then the rest.
-    let fatal = errors.iter().position(|e| {
-        !matches!(
-            e,
-            ClusterError::Forbidden { .. } | ClusterError::Api { .. } | ClusterError::Decode { .. }
-        )
-    });
-    if let Some(i) = fatal {
-        return Err(errors.swap_remove(i));
-    }
-    let forbidden: Vec<ClusterError> = errors
-        .iter()
-        .filter(|e| matches!(e, ClusterError::Forbidden { .. }))
-        .cloned()
-        .collect();
-    match ClusterError::merge_forbidden(forbidden) {
+    match ClusterError::most_telling(errors) {
         Some(e) => Err(e),
-        None => Err(errors.swap_remove(0)),
+        None => Ok(loaded),
+    }
+}
+
+/// The note for a kind the server does not serve (404): skipped, not an error, since a
+/// cluster without (say) CronJobs has no CronJob to audit.
+pub(crate) fn not_served(kind: &ApiKind, target: &Target) -> InputProblem {
+    InputProblem {
+        source: format!("{target}: {}", kind.resource),
+        message: format!(
+            "the API server does not serve {} (404); skipped",
+            kind.resource
+        ),
+        skipped: true,
     }
 }
 
 fn absorb(loaded: &mut Loaded, kind: &ApiKind, list: KindList, target: &Target) {
-    if let Some(message) = list.not_served {
-        loaded.problems.push(InputProblem {
-            source: format!("{target}: {}", kind.resource),
-            message,
-            skipped: true,
-        });
+    if list.not_served {
+        loaded.problems.push(not_served(kind, target));
     }
     let stats: &mut Stats = &mut loaded.stats;
     stats.documents += list.items;
@@ -210,7 +201,7 @@ async fn list_kind(
         objects: Vec::new(),
         items: 0,
         bytes: 0,
-        not_served: None,
+        not_served: false,
     };
     let mut token: Option<String> = None;
     let mut restarted = false;
@@ -241,10 +232,7 @@ async fn list_kind(
                     continue;
                 }
                 Failure::Api { status: 404, .. } if token.is_none() => {
-                    out.not_served = Some(format!(
-                        "the API server does not serve {} (404); skipped",
-                        kind.resource
-                    ));
+                    out.not_served = true;
                     return Ok(out);
                 }
                 Failure::Api { status, message } => {
@@ -267,32 +255,16 @@ async fn list_kind(
             progress.later_page(n, estimated);
         }
         out.items += n;
-        for mut raw in page.items {
-            // List items carry no kind of their own; the list URL says what they are.
-            raw.kind = Some(Scalar::Str(kind.kind.to_string()));
-            if let Some(object) = raw.into_object(keep_labels) {
-                out.objects.push(without_location(object));
-            }
-        }
+        out.objects.extend(
+            page.items
+                .into_iter()
+                .filter_map(|raw| kind.object(raw, keep_labels)),
+        );
         match page.metadata.continue_token.filter(|t| !t.is_empty()) {
             Some(next) => token = Some(next),
             None => return Ok(out),
         }
     }
-}
-
-/// Cluster objects have no file position: they are named by namespace/kind/name.
-fn without_location(mut object: Object) -> Object {
-    match &mut object {
-        Object::Workload(w) => {
-            w.location = None;
-            w.pod.positions = None;
-        }
-        Object::PriorityClass(c) => c.location = None,
-        Object::ResourceQuota(q) => q.location = None,
-        Object::QuotaConfig(q) => q.location = None,
-    }
-    object
 }
 
 #[cfg(test)]
@@ -312,9 +284,9 @@ mod tests {
         let page: Page = serde_json::from_str(text).unwrap();
         assert_eq!(page.metadata.continue_token.as_deref(), Some("abc"));
         assert_eq!(page.metadata.remaining_item_count, Some(501));
-        let mut raw = page.items.into_iter().next().unwrap();
-        raw.kind = Some(Scalar::Str("Pod".to_string()));
-        let Some(Object::Workload(w)) = raw.into_object(None).map(without_location) else {
+        let raw = page.items.into_iter().next().unwrap();
+        let pods = crate::kinds::workload(WorkloadKind::Pod);
+        let Some(Object::Workload(w)) = pods.object(raw, None) else {
             panic!("a pod maps to a workload");
         };
         assert_eq!(w.kind, WorkloadKind::Pod);

@@ -98,7 +98,7 @@ impl<'de> Deserialize<'de> for Scalar {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawObject {
     pub api_version: Option<Scalar>,
@@ -114,18 +114,20 @@ pub struct RawObject {
     pub limited_resources: Option<Vec<RawLimitedResource>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawMeta {
     pub name: Option<Scalar>,
     pub namespace: Option<Scalar>,
     pub uid: Option<Scalar>,
+    /// Read only by watches (`serve`), which resume from the last version they saw.
+    pub resource_version: Option<Scalar>,
     pub labels: Option<BTreeMap<String, Scalar>>,
     pub annotations: Option<BTreeMap<String, IgnoredAny>>,
     pub owner_references: Option<Vec<RawOwner>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawOwner {
     pub kind: Option<Scalar>,
@@ -135,7 +137,7 @@ pub struct RawOwner {
 
 /// The union of the spec fields we read: a pod spec, a controller spec (`template`,
 /// `jobTemplate`) and a ResourceQuota spec (`scopeSelector`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawSpec {
     pub template: Option<Box<RawTemplate>>,
@@ -150,45 +152,45 @@ pub struct RawSpec {
     pub scope_selector: Option<RawScopeSelector>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawTemplate {
     pub metadata: RawMeta,
     pub spec: Option<RawSpec>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawJobTemplate {
     pub spec: Option<RawSpec>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawContainer {
     pub name: Option<Scalar>,
     pub image: Option<Scalar>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawVolume {
     pub host_path: Option<RawHostPath>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawHostPath {
     pub path: Option<Scalar>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawScopeSelector {
     pub match_expressions: Option<Vec<RawScopeExpression>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawScopeExpression {
     pub scope_name: Option<Scalar>,
@@ -196,14 +198,14 @@ pub struct RawScopeExpression {
     pub values: Option<Vec<Scalar>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawPlugin {
     pub name: Option<Scalar>,
     pub configuration: Option<Box<RawObject>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawLimitedResource {
     pub resource: Option<Scalar>,
