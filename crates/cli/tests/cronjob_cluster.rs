@@ -119,7 +119,11 @@ fn cluster_cronjob_manifests_report_and_record_events() {
             "{object} missing from:\n{dry_run}"
         );
     }
-    cluster.kubectl_ok(&[&["apply"][..], &files].concat(), None);
+    // The namespace warns about pod templates below the restricted Pod Security Standard.
+    let applied = cluster.kubectl(&[&["apply"][..], &files].concat());
+    let stderr = String::from_utf8_lossy(&applied.stderr);
+    assert!(applied.status.success(), "{stderr}");
+    assert!(!stderr.contains("PodSecurity"), "{stderr}");
 
     // The service account reads and records Events; it cannot change workloads or read Secrets.
     for (verb, resource, allowed) in [
