@@ -222,19 +222,10 @@ fn cluster_cronjob_manifests_report_and_record_events() {
     assert_eq!(events[0]["metadata"]["name"], event["metadata"]["name"]);
 
     // Fixed: no new Event, and the old one is left to expire.
-    cluster.kubectl_ok(
-        &[
-            "patch",
-            "daemonset",
-            "kube-multus-ds",
-            "-n",
-            "kube-system",
-            "--type",
-            "merge",
-            "-p",
-            r#"{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}"#,
-        ],
-        None,
+    cluster.set_template_class(
+        "daemonset/kube-multus-ds",
+        "kube-system",
+        "system-node-critical",
     );
     let fixed = run_cronjob(&kubeconfig);
     let stderr = String::from_utf8_lossy(&fixed.stderr);

@@ -353,18 +353,10 @@ fn cluster_serve_metrics_follow_fixes_and_new_workloads() {
     let evaluations = value(&before, "priorityguard_evaluations_total", &[]).unwrap();
 
     // The fix: the series goes at the next evaluation.
-    cluster.kubectl_ok(
-        &[
-            "patch",
-            "daemonset",
-            "kube-multus-ds",
-            "-n",
-            "kube-system",
-            "--type=merge",
-            "-p",
-            r#"{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}"#,
-        ],
-        None,
+    cluster.set_template_class(
+        "daemonset/kube-multus-ds",
+        "kube-system",
+        "system-node-critical",
     );
     let fixed = served.scrape_until("the Multus series disappears", |s| {
         value(s, "priorityguard_findings", &MULTUS).is_none()

@@ -112,18 +112,10 @@ fn cluster_watch_holds_what_load_reads_and_follows_changes() {
         // Deletes, creations and updates (the fix of Multus) all arrive.
         cluster.kubectl_ok(&["delete", "pod", "web", "-n", "apps"], None);
         cluster.kubectl_ok(&["apply", "-f", "-"], Some(&pod_yaml("apps", "new", None)));
-        cluster.kubectl_ok(
-            &[
-                "patch",
-                "daemonset",
-                "kube-multus-ds",
-                "-n",
-                "kube-system",
-                "--type=merge",
-                "-p",
-                r#"{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}"#,
-            ],
-            None,
+        cluster.set_template_class(
+            "daemonset/kube-multus-ds",
+            "kube-system",
+            "system-node-critical",
         );
         cluster.kubectl_ok(&["delete", "priorityclass", "shop-critical"], None);
         until_equal_to_load(&mut watch, &opts).await;

@@ -572,6 +572,25 @@ impl TestCluster {
         Ok(path)
     }
 
+    /// Sets `priorityClassName` in a workload's pod template, as a user fixing it by hand
+    /// would: `workload` is `daemonset/kube-multus-ds`-style.
+    pub fn set_template_class(&self, workload: &str, namespace: &str, class: &str) {
+        let patch =
+            format!(r#"{{"spec":{{"template":{{"spec":{{"priorityClassName":"{class}"}}}}}}}}"#);
+        self.kubectl_ok(
+            &[
+                "patch",
+                workload,
+                "-n",
+                namespace,
+                "--type=merge",
+                "-p",
+                &patch,
+            ],
+            None,
+        );
+    }
+
     /// Create a Node object that looks like a healthy node to the scheduler:
     /// `cpu`, `memory` and `pods` (Kubernetes quantities, e.g. `"4"`, `"8Gi"`,
     /// `"110"`) as capacity and allocatable, and a `Ready=True` condition.
