@@ -19,7 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::api::{Patch, PatchParams, PostParams};
-use pg_model::{Finding, ObjectRef, Severity};
+use pg_model::{CheckId, Finding, ObjectRef, Severity};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -34,7 +34,7 @@ const NOTE_LIMIT: usize = 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EventResult {
     pub object: ObjectRef,
-    pub check: String,
+    pub check: CheckId,
     /// `Err` is one line (forbidden with the RBAC file to grant, object gone, rejected).
     pub outcome: Result<Recorded, String>,
 }
@@ -66,7 +66,7 @@ pub fn record_events(
             let outcome = record_one(&client, &resolved.target, f, &instance).await?;
             results.push(EventResult {
                 object: f.object.clone(),
-                check: f.check.to_string(),
+                check: f.check,
                 outcome,
             });
         }
@@ -326,7 +326,7 @@ mod tests {
     #[test]
     fn names_and_notes_fit_the_api_limits() {
         let finding = Finding {
-            check: pg_model::CheckId::CriticalWithoutPriority,
+            check: CheckId::CriticalWithoutPriority,
             severity: Severity::Error,
             message: "é".repeat(600),
             object: ObjectRef {
