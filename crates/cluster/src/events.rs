@@ -117,8 +117,7 @@ async fn record_one(
         .filter(|_| !kind.cluster_scoped);
     // The uid and apiVersion make `kubectl describe` list the Event; the GET also tells
     // whether an object named only by its pods' owner references really exists.
-    let url = format!("{}/{}", kind.url_path(object_ns), f.object.name);
-    let head = match get(client, target, &url).await? {
+    let head = match get(client, target, &kind.url_path(object_ns), &f.object.name).await? {
         Ok(text) => text,
         Err((404, _)) => return Ok(Ok(Recorded::NotInCluster)),
         Err((status, message)) => {
@@ -160,7 +159,7 @@ async fn record_one(
         Err((status, message)) => return Ok(Err(event_error(&req, status, &message))),
     }
     // Seen before: count the repeat.
-    let previous = match get(client, target, &format!("{events_url}/{name}")).await? {
+    let previous = match get(client, target, &events_url, &name).await? {
         Ok(text) => serde_json::from_str::<Event>(&text).ok(),
         Err((status, message)) => {
             let req = Request { verb: "get", ..req };
@@ -270,13 +269,13 @@ fn event_error(req: &Request<'_>, status: u16, message: &str) -> String {
     }
 }
 
-/// A GET of `url` (collection path + `/` + name).
+/// A GET of the object `name` in the collection `path`.
 async fn get(
     client: &kube::Client,
     target: &Target,
-    url: &str,
+    path: &str,
+    name: &str,
 ) -> Result<Result<String, (u16, String)>, ClusterError> {
-    let (path, name) = url.rsplit_once('/').expect("a URL ending in a name");
     let params = kube::api::GetParams::default();
     send(client, target, || {
         kube::core::Request::new(path).get(name, &params)
