@@ -68,7 +68,7 @@ impl Entry {
             if let Some(repo) = repository(&c.image)
                 && self.images.iter().any(|p| repository_matches(p, repo))
             {
-                return Some(format!("image {}", c.image));
+                return Some(format!("image {}", c.image_and_origin()));
             }
         }
         if let Some(c) = w

@@ -68,6 +68,10 @@ pub struct InputArgs {
     /// Refuse YAML files larger than this many MiB (JSON of any size is streamed)
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_yaml_size: u64,
+    /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
+    /// (repeatable; later files win)
+    #[arg(short = 'f', long = "values", value_name = "FILE", conflicts_with = "cluster")]
+    pub values: Vec<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,
 }

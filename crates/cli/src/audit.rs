@@ -31,6 +31,7 @@ pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loade
             &Options {
                 max_yaml_bytes: input.max_yaml_size << 20,
                 keep_labels: Some(keep_labels.into()),
+                values: input.values.clone(),
             },
         )
     };

@@ -90,6 +90,10 @@ pub struct FixArgs {
     /// Refuse YAML files larger than this many MiB
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     pub max_yaml_size: u64,
+    /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
+    /// (repeatable; later files win)
+    #[arg(short = 'f', long = "values", value_name = "FILE", conflicts_with = "cluster")]
+    pub values: Vec<PathBuf>,
     /// Patch the workloads (after a server-side dry run and confirmation)
     #[arg(long, requires = "cluster")]
     pub apply: bool,
@@ -152,6 +156,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
     let input = InputArgs {
         paths: a.paths.iter().filter(|p| *p != "-").cloned().collect(),
         max_yaml_size: a.max_yaml_size,
+        values: a.values.clone(),
         cluster: a.cluster,
     };
     let mut loaded = if input.paths.is_empty() {
@@ -173,6 +178,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
             class: a.class.clone(),
             only: a.only,
             template_expr: a.template_expr.clone(),
+            values: a.values.clone(),
         },
     );
     let plan = fixer.plan(&audit.findings, |name| match &stdin {
@@ -307,6 +313,7 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
         let input = InputArgs {
             paths: Vec::new(),
             max_yaml_size: 0,
+            values: Vec::new(),
             cluster: ClusterArgs {
                 cluster: true,
                 context: a.cluster.context.clone(),

@@ -7,7 +7,7 @@ use crate::parse::parse;
 use crate::plan::{Change, FilePlan, Note, Options, Plan};
 use crate::source::Source;
 use crate::text::Text;
-use crate::{FixError, values};
+use crate::{FixError, chart, values};
 use pg_catalog::Catalog;
 use pg_checks::Config;
 use pg_model::{CheckId, Finding, Location, Object};
@@ -21,7 +21,8 @@ pub struct FileFix {
     pub source: Source,
     /// The whole new content.
     pub after: String,
-    /// Empty for a chart's values.yaml.
+    /// For a chart's values.yaml, the workloads whose class it now sets (empty when only
+    /// `--template-expr` asked for the value).
     pub changes: Vec<Change>,
 }
 
@@ -42,8 +43,16 @@ pub struct Fixer<'a> {
     opts: Options,
 }
 
-/// Keys in a chart's values.yaml that templates now read, with the class each wants.
-type ValuesWanted = BTreeMap<PathBuf, Vec<(Vec<String>, String)>>;
+/// Keys in a chart's values.yaml that decide templates' classes, with the class each wants.
+type ValuesWanted = BTreeMap<PathBuf, Vec<Wanted>>;
+
+struct Wanted {
+    keys: Vec<String>,
+    class: String,
+    /// The change the value makes, when a finding asked for it (its value may then be
+    /// replaced: the audit judged it); `None` for a value `--template-expr` now reads.
+    change: Option<Change>,
+}
 
 impl<'a> Fixer<'a> {
     pub fn new(
@@ -121,23 +130,40 @@ impl<'a> Fixer<'a> {
                 .spec
                 .as_ref()
                 .expect("the plan keeps workloads with a pod spec");
+            // A class the chart's values decide is set there, not in the template.
+            let from_values = match (&change.class, expression, source.path.as_deref()) {
+                (Some(class), None, Some(path)) => chart::class_value(&text, spec, path)
+                    .map(|(values, keys)| (values, keys, class.clone())),
+                _ => None,
+            };
             let value = change.class.as_ref().map(|class| match expression {
                 Some(e) => NewValue::Expression(e.clone()),
                 None => NewValue::Class(class.clone()),
             });
+            let value = value.filter(|_| from_values.is_none());
             let (mine, problems) = edits_for(&text, spec, &mut change, value.as_ref());
             for why in problems {
                 notes.push(note(&change, why));
             }
             if let (Some(e), Some(class)) = (expression, &change.class) {
                 match values_wanted(&source, text.dialect(), e) {
-                    Ok(Some((values, keys))) => wanted
-                        .entry(values)
-                        .or_default()
-                        .push((keys, class.clone())),
+                    Ok(Some((values, keys))) => wanted.entry(values).or_default().push(Wanted {
+                        keys,
+                        class: class.clone(),
+                        change: None,
+                    }),
                     Ok(None) => {}
                     Err(why) => notes.push(note(&change, why)),
                 }
+            }
+            if let Some((values, keys, class)) = from_values {
+                let mut set = change.clone();
+                set.remove_priority = false;
+                wanted.entry(values).or_default().push(Wanted {
+                    keys,
+                    class,
+                    change: Some(set),
+                });
             }
             if !mine.is_empty() {
                 edits.extend(mine);
@@ -166,7 +192,10 @@ impl<'a> Fixer<'a> {
         after: &str,
         changes: &[Change],
     ) -> Result<(), String> {
-        let text = Text::new(after, dialect);
+        let text = match source.path.as_deref() {
+            Some(path) => Text::for_file(after, Some(path), &self.opts.values),
+            None => Text::new(after, dialect),
+        };
         let parsed = parse(&text, &source.name, source.path.as_deref())
             .map_err(|e| format!("does not parse (line {}:{}: {})", e.line, e.col, e.message))?;
         let mut objects: Vec<Object> = self
@@ -283,20 +312,26 @@ fn values_wanted(
 
 fn fix_values(
     path: &std::path::Path,
-    wanted: Vec<(Vec<String>, String)>,
+    wanted: Vec<Wanted>,
     notes: &mut Vec<Note>,
 ) -> Result<Option<FileFix>, FixError> {
     let source = Source::read(path)?;
     let text = Text::new(&source.text, None);
     let mut done: Vec<(Vec<String>, String)> = Vec::new();
     let mut edits = Vec::new();
+    let mut changes = Vec::new();
     let mut note = |message: String| {
         notes.push(Note {
             location: source.name.to_string(),
             message,
         })
     };
-    for (keys, class) in wanted {
+    for Wanted {
+        keys,
+        class,
+        change,
+    } in wanted
+    {
         if let Some((_, first)) = done.iter().find(|(k, _)| *k == keys) {
             if *first != class {
                 note(format!(
@@ -306,8 +341,11 @@ fn fix_values(
             }
             continue;
         }
-        match values::set_default(&text, &keys, &class) {
-            Ok(edit) => edits.extend(edit),
+        match values::set_default(&text, &keys, &class, change.is_some()) {
+            Ok(edit) => {
+                edits.extend(edit);
+                changes.extend(change);
+            }
             Err(why) => note(why),
         }
         done.push((keys, class));
@@ -325,7 +363,7 @@ fn fix_values(
     Ok(Some(FileFix {
         source,
         after,
-        changes: Vec::new(),
+        changes,
     }))
 }
 

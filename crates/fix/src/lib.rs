@@ -7,6 +7,7 @@
 //! file; [`Fixer::apply`] turns them into byte-range edits and re-parses and re-audits every
 //! result before anyone sees it; the caller prints a [`unified`] diff, or [`write_atomic`]s it.
 
+mod chart;
 mod diff;
 mod edit;
 pub mod emit;

@@ -108,6 +108,18 @@ pub fn parse(text: &Text, name: &Arc<str>, path: Option<&Path>) -> Result<Parsed
         match &mut object {
             Object::Workload(w) => {
                 w.location = Some(at(start));
+                let spec = spec_of(tree, unit.root, w.kind, text);
+                if let Some(s) = &spec {
+                    let key = |k: &str| s.entry(k).map(|e| at(e.key_start));
+                    w.pod.positions = Some(Box::new(SpecPositions {
+                        spec: at(s.start),
+                        class: key("priorityClassName"),
+                        priority: key("priority"),
+                    }));
+                }
+                if let Some(facts) = text.helm() {
+                    facts.resolve(w);
+                }
                 if let (
                     ClassRef::Templated {
                         expression,
@@ -121,15 +133,6 @@ pub fn parse(text: &Text, name: &Arc<str>, path: Option<&Path>) -> Result<Parsed
                     if let ClassRef::Templated { default, .. } = &mut w.pod.priority_class {
                         *default = resolved;
                     }
-                }
-                let spec = spec_of(tree, unit.root, w.kind, text);
-                if let Some(s) = &spec {
-                    let key = |k: &str| s.entry(k).map(|e| at(e.key_start));
-                    w.pod.positions = Some(Box::new(SpecPositions {
-                        spec: at(s.start),
-                        class: key("priorityClassName"),
-                        priority: key("priority"),
-                    }));
                 }
                 parsed.sites.push(Site {
                     object: w.object_ref(),

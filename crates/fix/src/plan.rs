@@ -10,7 +10,6 @@ use crate::parse::{Site, parse};
 use crate::source::Source;
 use crate::text::Text;
 use pg_model::{CheckId, Finding, Location, ObjectRef, WorkloadKind};
-use pg_sources::template::Dialect;
 use pg_yaml::Pos;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -32,6 +31,8 @@ pub struct Options {
     /// In templates, this expression instead of the class name (e.g.
     /// `{{ .Values.priorityClassName }}`).
     pub template_expr: Option<String>,
+    /// Values files merged over Helm charts' values.yaml (`--values`).
+    pub values: Vec<std::path::PathBuf>,
 }
 
 /// What one workload gets.
@@ -106,8 +107,7 @@ pub fn plan(
                 continue;
             }
         };
-        let dialect = source.path.as_deref().and_then(Dialect::of);
-        let text = Text::new(&source.text, dialect);
+        let text = Text::for_file(&source.text, source.path.as_deref(), &opts.values);
         let parsed = match parse(&text, &name, source.path.as_deref()) {
             Ok(p) => p,
             Err(e) => {

@@ -6,9 +6,11 @@
 //! original and in the rewrite; only character columns can differ (a tag's non-ASCII bytes
 //! become several ASCII characters), so columns are always counted in the rewrite.
 
+use pg_sources::helm::{self, Chart, Facts};
 use pg_sources::template::{Dialect, Expressions};
 use pg_yaml::Pos;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 const BOM: &str = "\u{feff}";
 
@@ -19,6 +21,8 @@ pub struct Text {
     /// The parseable rewrite of a template (same byte length as `body`).
     template: Option<(String, Expressions)>,
     dialect: Option<Dialect>,
+    /// What a Helm template's chart values say about it.
+    helm: Option<Facts>,
     /// Byte offset where each line starts (`line_starts[0] == 0`).
     line_starts: Vec<usize>,
 }
@@ -30,6 +34,40 @@ impl Text {
             None => (false, text),
         };
         let template = dialect.map(|d| pg_sources::template::preprocess(body, d));
+        Text::with_template(bom, body, template, dialect, None)
+    }
+
+    /// The text of a file, read as the audit reads it: a Helm template with its chart's values
+    /// merged with `values` (`--values` files).
+    pub fn for_file(text: &str, path: Option<&Path>, values: &[PathBuf]) -> Text {
+        let dialect = path.and_then(Dialect::of);
+        let (Some(Dialect::Helm), Some(path)) = (dialect, path) else {
+            return Text::new(text, dialect);
+        };
+        let (bom, body) = match text.strip_prefix(BOM) {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        // A chart whose values cannot be read was reported by the audit; read it without them.
+        let chart = Chart::of_template(path, values)
+            .unwrap_or_else(|_| Chart::unknown(path.to_path_buf()));
+        let r = helm::preprocess(body, &chart);
+        Text::with_template(
+            bom,
+            body,
+            Some((r.text, r.expressions)),
+            dialect,
+            Some(r.facts),
+        )
+    }
+
+    fn with_template(
+        bom: bool,
+        body: &str,
+        template: Option<(String, Expressions)>,
+        dialect: Option<Dialect>,
+        helm: Option<Facts>,
+    ) -> Text {
         let mut line_starts = vec![0];
         line_starts.extend(newlines(body).map(|i| i + 1));
         Text {
@@ -37,8 +75,13 @@ impl Text {
             body: body.to_string(),
             template,
             dialect,
+            helm,
             line_starts,
         }
+    }
+
+    pub fn helm(&self) -> Option<&Facts> {
+        self.helm.as_ref()
     }
 
     pub fn dialect(&self) -> Option<Dialect> {

@@ -35,12 +35,18 @@ pub fn values_file(template: &Path) -> Option<PathBuf> {
         .find(|v| v.is_file())
 }
 
-/// The edit that makes `keys` default to `class` (`None`: it already does).
-pub fn set_default(text: &Text, keys: &[String], class: &str) -> Result<Option<Edit>, Unfixable> {
+/// The edit that makes `keys` default to `class` (`None`: it already does). A value already
+/// set to another class is replaced only when `replace` says so (the audit judged that value).
+pub fn set_default(
+    text: &Text,
+    keys: &[String],
+    class: &str,
+    replace: bool,
+) -> Result<Option<Edit>, Unfixable> {
     let mut found: Option<Result<Option<Edit>, Unfixable>> = None;
     pg_yaml::parse_stream(text.parsed(), |unit| {
         if found.is_none() {
-            found = Some(edit_in(text, unit.tree, unit.root, keys, class));
+            found = Some(edit_in(text, unit.tree, unit.root, (keys, class), replace));
         }
     })
     .map_err(|e| {
@@ -56,8 +62,8 @@ fn edit_in(
     text: &Text,
     tree: &Tree,
     root: NodeId,
-    keys: &[String],
-    class: &str,
+    (keys, class): (&[String], &str),
+    replace: bool,
 ) -> Result<Option<Edit>, Unfixable> {
     let dotted = keys.join(".");
     let mut node = root;
@@ -73,7 +79,9 @@ fn edit_in(
                 node = value;
                 parent_line = tree.node(key_node).start.line;
             }
-            Some((key_node, value)) => return fill(text, tree, key_node, value, &dotted, class),
+            Some((key_node, value)) => {
+                return fill(text, tree, (key_node, value), &dotted, class, replace);
+            }
             None if depth == 0 => return Ok(Some(append(text, keys, class))),
             None => {
                 return insert_first(text, tree, (node, parent_line), &keys[depth..], class)
@@ -84,14 +92,14 @@ fn edit_in(
     unreachable!("keys are not empty")
 }
 
-/// Sets an existing key whose value is empty or null; leaves a set one alone.
+/// Sets an existing key whose value is empty or null; leaves a set one alone unless `replace`.
 fn fill(
     text: &Text,
     tree: &Tree,
-    key: NodeId,
-    value: NodeId,
+    (key, value): (NodeId, NodeId),
     dotted: &str,
     class: &str,
+    replace: bool,
 ) -> Result<Option<Edit>, Unfixable> {
     let node = tree.node(value);
     let NodeKind::Scalar { value: v, style } = &node.kind else {
@@ -119,6 +127,9 @@ fn fill(
         }
         ScalarStyle::DoubleQuoted if v.is_empty() => scalar::json(class),
         ScalarStyle::SingleQuoted if v.is_empty() => scalar::single_quoted(class),
+        ScalarStyle::DoubleQuoted if replace => scalar::json(class),
+        ScalarStyle::SingleQuoted if replace => scalar::single_quoted(class),
+        ScalarStyle::Plain if replace => scalar::yaml(class),
         _ => {
             return Err(format!("values.yaml sets {dotted} to {v:?}; left as it is"));
         }
@@ -188,7 +199,7 @@ mod tests {
     fn set(values: &str, keys: &[&str]) -> Result<String, Unfixable> {
         let text = Text::new(values, None);
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        let edits = set_default(&text, &keys, "system-node-critical")?;
+        let edits = set_default(&text, &keys, "system-node-critical", false)?;
         Ok(crate::edit::apply(text.body(), edits.into_iter().collect()).unwrap())
     }
 

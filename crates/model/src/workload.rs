@@ -63,6 +63,20 @@ pub struct Container {
     pub name: String,
     pub image: String,
     pub init: bool,
+    /// Where a templated image was resolved from (`roles/x/defaults/main.yml:12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_from: Option<String>,
+}
+
+impl Container {
+    /// `registry.k8s.io/x:v1`, or `registry.k8s.io/x:v1 (roles/x/defaults/main.yml:12)` when
+    /// it was resolved from a template's variables.
+    pub fn image_and_origin(&self) -> String {
+        match &self.image_from {
+            Some(from) => format!("{} ({from})", self.image),
+            None => self.image.clone(),
+        }
+    }
 }
 
 /// What the checks need to know about a pod spec (a Pod's own, or a controller's template).

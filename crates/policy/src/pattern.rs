@@ -309,6 +309,7 @@ mod tests {
                     name: "c".into(),
                     image: image.into(),
                     init: false,
+                    image_from: None,
                 }],
                 host_paths: vec![],
                 labels: vec![],

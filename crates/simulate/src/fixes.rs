@@ -51,6 +51,7 @@ fn workload(pod: &Pod) -> Workload {
                     name: c.name.clone(),
                     image: c.image.clone(),
                     init,
+                    image_from: None,
                 })
                 .collect(),
             host_paths: pod.host_paths.clone(),

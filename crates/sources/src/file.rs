@@ -3,13 +3,14 @@
 use crate::Loaded;
 use crate::json;
 use crate::raw::{RawObject, pod_spec_path};
+use crate::helm;
 use crate::template::{self, Dialect};
 use pg_model::{ClassRef, InputProblem, Location, Object, SpecPositions, Workload};
 use pg_yaml::{NodeDe, NodeId, Pos, Tree};
 use serde::Deserialize;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct Options {
     pub max_yaml_bytes: u64,
     /// Label keys worth keeping (the ones the checks look at); `None` keeps all.
     pub keep_labels: Option<Arc<[String]>>,
+    /// Values files merged over a Helm chart's own, as `helm template -f` does.
+    pub values: Vec<PathBuf>,
 }
 
 impl Default for Options {
@@ -25,6 +28,7 @@ impl Default for Options {
         Options {
             max_yaml_bytes: 64 << 20,
             keep_labels: None,
+            values: Vec::new(),
         }
     }
 }
@@ -226,19 +230,29 @@ fn load_bytes(
         }
     };
     let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let (parsed, expressions) = match dialect {
-        Some(d) => {
+    let mut loaded = Loaded::default();
+    let mut helm_facts = None;
+    let (parsed, expressions) = match (dialect, path) {
+        (Some(Dialect::Helm), Some(p)) => {
+            let chart = helm::Chart::of_template(p, &opts.values).unwrap_or_else(|problem| {
+                loaded.problems.push(problem);
+                helm::Chart::unknown(p.to_path_buf())
+            });
+            let r = helm::preprocess(body, &chart);
+            helm_facts = Some(r.facts);
+            (r.text, Some(r.expressions))
+        }
+        (Some(d), _) => {
             let (t, x) = template::preprocess(body, d);
             (t, Some(x))
         }
-        None => (String::new(), None),
+        (None, _) => (String::new(), None),
     };
     let source = if expressions.is_some() {
         parsed.as_str()
     } else {
         body
     };
-    let mut loaded = Loaded::default();
     loaded.stats.files = 1;
     loaded.stats.bytes = size;
     let result = pg_yaml::parse_stream(source, |unit| {
@@ -254,6 +268,9 @@ fn load_bytes(
             Ok(raw) => {
                 if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {
                     locate(&mut object, unit.tree, unit.root, &name);
+                    if let (Object::Workload(w), Some(facts)) = (&mut object, &helm_facts) {
+                        facts.resolve(w);
+                    }
                     if let (Object::Workload(w), Some(p)) = (&mut object, path) {
                         resolve_template_default(w, p);
                     }

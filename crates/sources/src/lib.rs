@@ -6,6 +6,7 @@
 //! (and line), and the other inputs are still read.
 
 mod file;
+pub mod helm;
 pub mod json;
 pub mod raw;
 pub mod template;
@@ -60,5 +61,10 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
     for l in per_file {
         loaded.absorb(l);
     }
+    // A chart's bad values file is met by each of its templates: say it once.
+    let mut seen = std::collections::HashSet::new();
+    loaded
+        .problems
+        .retain(|p| seen.insert((p.source.clone(), p.message.clone())));
     loaded
 }

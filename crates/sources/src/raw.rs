@@ -377,6 +377,7 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
             name: text(&c.name).unwrap_or_default(),
             image: text(&c.image).unwrap_or_default(),
             init,
+            image_from: None,
         })
         .collect();
     PodSpecFacts {

@@ -28,22 +28,9 @@ impl Dialect {
         {
             return Some(Dialect::Jinja);
         }
-        let in_templates_dir = path
-            .parent()
-            .and_then(Path::file_name)
-            .is_some_and(|d| d == "templates");
-        (in_templates_dir && chart_root(path).is_some()).then_some(Dialect::Helm)
+        // Anywhere under a chart's `templates/` (charts nest them: `templates/deployments/`).
+        crate::helm::chart_root(path).map(|_| Dialect::Helm)
     }
-}
-
-/// The directory holding a Helm template's `values.yaml` (or `Chart.yaml`).
-fn chart_root(path: &Path) -> Option<PathBuf> {
-    path.ancestors()
-        .skip(1)
-        .filter(|d| d.file_name().is_some_and(|n| n == "templates"))
-        .filter_map(Path::parent)
-        .find(|root| root.join("values.yaml").is_file() || root.join("Chart.yaml").is_file())
-        .map(Path::to_path_buf)
 }
 
 /// Where the template expressions were, so that scalars made from them can be read back as
@@ -57,6 +44,15 @@ pub struct Expressions {
 }
 
 impl Expressions {
+    /// `ranges` (sorted) are the bytes of `original` that `text` holds placeholders for.
+    pub(crate) fn new(original: &str, text: &str, ranges: Vec<Range<usize>>) -> Expressions {
+        Expressions {
+            original: original.to_string(),
+            ranges,
+            char_offsets: (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect()),
+        }
+    }
+
     fn byte(&self, p: Pos) -> usize {
         match &self.char_offsets {
             None => p.index,
@@ -85,6 +81,12 @@ impl OriginalText for Expressions {
 
 /// Rewrites a template into parseable YAML of the same byte length; see the module docs.
 pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
+    if dialect == Dialect::Helm {
+        // Without its chart's values (see `helm::Chart::of_template` for files).
+        let chart = crate::helm::Chart::unknown(PathBuf::new());
+        let r = crate::helm::preprocess(source, &chart);
+        return (r.text, r.expressions);
+    }
     let mut bytes = source.as_bytes().to_vec();
     let mut expressions: Vec<Range<usize>> = Vec::new();
     let mut i = 0;
@@ -106,9 +108,7 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
             break;
         };
         let end = open + 2 + rel + 2;
-        let inner = source[open + 2..end - 2]
-            .trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
-        if next != b'{' || is_go_statement(inner, dialect) {
+        if next != b'{' {
             blank(&mut bytes[open..end]);
         } else {
             expressions.push(open..end);
@@ -173,27 +173,6 @@ fn blank(bytes: &mut [u8]) {
     }
 }
 
-/// Go-template actions that control flow or define things rather than print a value.
-fn is_go_statement(inner: &str, dialect: Dialect) -> bool {
-    if dialect != Dialect::Helm {
-        return false;
-    }
-    if inner.starts_with("/*")
-        || inner.contains(":=")
-        || inner.starts_with('$') && inner.contains(" = ")
-    {
-        return true;
-    }
-    let word = inner
-        .split(|c: char| !c.is_ascii_alphabetic())
-        .next()
-        .unwrap_or("");
-    matches!(
-        word,
-        "if" | "else" | "end" | "range" | "with" | "define" | "block" | "break" | "continue"
-    )
-}
-
 /// What a templated `priorityClassName` renders to, when the template, the chart's
 /// `values.yaml` or the Ansible role's `defaults/` say so.
 pub fn resolve_default(expression: &str, file: &Path) -> Option<String> {
@@ -206,7 +185,7 @@ pub fn resolve_default(expression: &str, file: &Path) -> Option<String> {
         .split_whitespace()
         .find_map(|w| w.strip_prefix(".Values."))
     {
-        let root = chart_root(file)?;
+        let root = crate::helm::chart_root(file)?;
         let keys: Vec<&str> = path.split('.').collect();
         return lookup_yaml(&root.join("values.yaml"), &keys);
     }
