@@ -7,9 +7,15 @@ use crate::parse::Spec;
 use crate::text::Text;
 use std::path::{Path, PathBuf};
 
-/// The chart's `values.yaml` and the keys that decide the class of the pod spec `spec` of
-/// `template`, when a value decides it.
-pub fn class_value(text: &Text, spec: &Spec, template: &Path) -> Option<(PathBuf, Vec<String>)> {
+/// The values file to set and the keys that decide the class of the pod spec `spec` of
+/// `template`, when a value decides it: the `--values` file (one of `overrides`) that sets the
+/// value now, else the chart's own `values.yaml`.
+pub fn class_value(
+    text: &Text,
+    spec: &Spec,
+    template: &Path,
+    overrides: &[PathBuf],
+) -> Option<(PathBuf, Vec<String>)> {
     let facts = text.helm()?;
     if spec.flow {
         return None;
@@ -18,6 +24,9 @@ pub fn class_value(text: &Text, spec: &Spec, template: &Path) -> Option<(PathBuf
         .classes
         .iter()
         .find(|c| c.line > spec.parent_line && in_spec(text, spec, c.line))?;
+    if let Some(file) = source.set_in.as_ref().filter(|f| overrides.contains(f)) {
+        return Some((file.clone(), source.keys.clone()));
+    }
     let values = pg_sources::helm::chart_root(template)?.join("values.yaml");
     values.is_file().then(|| (values, source.keys.clone()))
 }

@@ -236,9 +236,9 @@ fn load_bytes(
         (Some(Dialect::Helm), Some(p)) => {
             let chart = helm::Chart::of_template(p, &opts.values).unwrap_or_else(|problem| {
                 loaded.problems.push(problem);
-                helm::Chart::unknown(p.to_path_buf())
+                helm::Chart::unknown(p)
             });
-            let r = helm::preprocess(body, &chart);
+            let r = helm::preprocess(body, &chart, helm::is_helpers_file(p));
             helm_facts = Some(r.facts);
             (r.text, Some(r.expressions))
         }

@@ -83,8 +83,8 @@ impl OriginalText for Expressions {
 pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
     if dialect == Dialect::Helm {
         // Without its chart's values (see `helm::Chart::of_template` for files).
-        let chart = crate::helm::Chart::unknown(PathBuf::new());
-        let r = crate::helm::preprocess(source, &chart);
+        let chart = crate::helm::Chart::unknown(Path::new(""));
+        let r = crate::helm::preprocess(source, &chart, false);
         return (r.text, r.expressions);
     }
     let mut bytes = source.as_bytes().to_vec();

@@ -46,6 +46,7 @@ pub fn is_manifest_name(path: &Path) -> bool {
         .find_map(|t| name.strip_suffix(t))
         .unwrap_or(&name);
     [".yaml", ".yml", ".json"].iter().any(|e| base.ends_with(e))
+        || crate::helm::is_helpers_file(path)
 }
 
 pub fn expand(path: &Path) -> Expanded {

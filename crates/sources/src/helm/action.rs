@@ -21,6 +21,7 @@ pub enum Kind {
     Range(String),
     /// `define` and `block` bodies are named templates; `block` also prints its body.
     Define {
+        name: String,
         prints: bool,
     },
     /// `$x := ...`, `break`, `continue`, comments: print nothing.
@@ -105,11 +106,23 @@ fn classify(inner: &str) -> Kind {
         "end" => Kind::End,
         "with" => Kind::With(without_declaration(rest).to_string()),
         "range" => Kind::Range(without_declaration(rest).to_string()),
-        "define" => Kind::Define { prints: false },
-        "block" => Kind::Define { prints: true },
+        "define" | "block" => Kind::Define {
+            name: template_name(rest),
+            prints: word == "block",
+        },
         "break" | "continue" => Kind::Silent,
         _ if is_assignment(inner) => Kind::Silent,
         _ => Kind::Output(inner.to_string()),
+    }
+}
+
+/// `"name" .` is `name`.
+pub fn template_name(rest: &str) -> String {
+    let rest = rest.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '`');
+    match quote {
+        Some(q) => rest[1..].split(q).next().unwrap_or_default().to_string(),
+        None => String::new(),
     }
 }
 
@@ -151,7 +164,10 @@ mod tests {
                 Kind::Silent,
                 Kind::Silent,
                 Kind::Output("include \"n\" . | nindent 4".into()),
-                Kind::Define { prints: false },
+                Kind::Define {
+                    name: "n".into(),
+                    prints: false
+                },
             ]
         );
     }

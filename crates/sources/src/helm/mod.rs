@@ -17,6 +17,7 @@ use crate::template::Expressions;
 use action::Kind;
 use eval::{Dot, Scope};
 use pg_model::{ClassRef, InputProblem, Location, Workload};
+use std::collections::HashSet;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 pub use values::{Val, Value};
@@ -46,10 +47,10 @@ pub fn chart_root(template: &Path) -> Option<PathBuf> {
 }
 
 impl Chart {
-    /// A chart whose values nobody knows.
-    pub fn unknown(root: PathBuf) -> Chart {
+    /// The chart of a template, without its values (every condition on them is unknown).
+    pub fn unknown(template: &Path) -> Chart {
         Chart {
-            root,
+            root: chart_root(template).unwrap_or_default(),
             values: None,
             meta: Val::empty_map(),
             enabled: true,
@@ -73,10 +74,44 @@ impl Chart {
         })
     }
 
-    /// The chart's own `values.yaml`, where its maintainers set defaults.
-    pub fn values_file(&self) -> PathBuf {
-        self.root.join("values.yaml")
+    /// Names of the named templates the chart's templates `include` (or `template`).
+    fn included(&self) -> HashSet<String> {
+        let mut names = HashSet::new();
+        let mut dirs = vec![self.root.join("templates")];
+        while let Some(dir) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                for a in action::actions(&text) {
+                    if let Kind::Output(pipeline) = a.kind {
+                        for call in ["include ", "template "] {
+                            for (at, _) in pipeline.match_indices(call) {
+                                names.insert(action::template_name(&pipeline[at + call.len()..]));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        names
     }
+}
+
+/// A chart's `templates/**/_*.tpl`: named templates, some of which are whole objects that
+/// the chart's templates include (`{{ include "node" . }}`).
+pub fn is_helpers_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('_') && n.ends_with(".tpl"))
+        && chart_root(path).is_some()
 }
 
 fn read_optional(path: &Path) -> Result<Val, values::ValuesError> {
@@ -194,6 +229,8 @@ pub struct ClassSource {
     pub line: usize,
     /// The values keys it prints or is guarded by (`speaker.priorityClassName`).
     pub keys: Vec<String>,
+    /// The values file that sets those keys now, if one does.
+    pub set_in: Option<PathBuf>,
 }
 
 struct Frame {
@@ -204,16 +241,30 @@ struct Frame {
     saved_path: Option<Vec<String>>,
 }
 
-/// Reads a template of `chart`; see the module docs.
-pub fn preprocess(source: &str, chart: &Chart) -> Rendered {
+/// Reads a template of `chart`; see the module docs. In a helpers file only the named
+/// templates that are whole objects and that the chart includes are read (with the top-level
+/// context as `.`); the rest is set aside.
+pub fn preprocess(source: &str, chart: &Chart, helpers: bool) -> Rendered {
     let scope_values = chart.values.clone();
+    let actions = action::actions(source);
+    let objects = if helpers {
+        let included = chart.included();
+        object_defines(source, &actions)
+            .into_iter()
+            .filter(|(_, name)| included.contains(name))
+            .map(|(at, _)| at)
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let mut walk = Walk {
         source,
         bytes: source.as_bytes().to_vec(),
         chart,
         scope_values,
         stack: Vec::new(),
-        live: chart.enabled,
+        live: chart.enabled && !helpers,
+        objects,
         dot: Dot::Root,
         dot_path: None,
         kept: Vec::new(),
@@ -223,7 +274,7 @@ pub fn preprocess(source: &str, chart: &Chart) -> Rendered {
             .collect(),
     };
     let mut cursor = 0;
-    for a in action::actions(source) {
+    for a in actions {
         walk.text(cursor..a.range.start);
         walk.action(a.range.clone(), a.kind);
         cursor = a.range.end;
@@ -255,6 +306,8 @@ struct Walk<'a> {
     dot: Dot,
     /// The values path `.` stands for, when it is one.
     dot_path: Option<Vec<String>>,
+    /// Where the named templates that stand for whole objects start (helpers files).
+    objects: HashSet<usize>,
     /// Expressions that print into the YAML.
     kept: Vec<Range<usize>>,
     facts: Facts,
@@ -302,9 +355,16 @@ impl Walk<'_> {
                 continue;
             };
             if let Some(keys) = eval::values_path(&pipeline, self.dot_path.as_deref()) {
+                let set_in = keys
+                    .iter()
+                    .try_fold(self.scope_values.as_ref(), |v, k| Some(v?.get(k)))
+                    .flatten()
+                    .and_then(|v| v.from.as_ref())
+                    .map(|at| PathBuf::from(&*at.file));
                 self.facts.classes.push(ClassSource {
                     line: self.line_of(at),
                     keys,
+                    set_in,
                 });
             }
         }
@@ -347,9 +407,14 @@ impl Walk<'_> {
                 self.dot = first.map_or(Dot::Unknown, Dot::Val);
                 self.dot_path = None;
             }
-            Kind::Define { prints } => {
-                let live = prints && self.live;
-                self.enter(live, true);
+            Kind::Define { prints, .. } => {
+                if self.objects.contains(&range.start) {
+                    self.enter(self.chart.enabled, true);
+                    self.dot = Dot::Root;
+                    self.dot_path = None;
+                } else {
+                    self.enter(prints && self.live, true);
+                }
             }
             Kind::ElseIf(cond) | Kind::ElseWith(cond) => {
                 self.restore_dot();
@@ -408,6 +473,31 @@ impl Walk<'_> {
             self.dot_path = f.saved_path.clone();
         }
     }
+}
+
+/// The `define`s whose body is a Kubernetes object (a `kind:` key at the start of a line), by
+/// where they start, with their names.
+fn object_defines(source: &str, actions: &[action::Action]) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut open: Vec<Option<(usize, usize, String)>> = Vec::new();
+    for a in actions {
+        match &a.kind {
+            Kind::Define { name, .. } => {
+                open.push(Some((a.range.start, a.range.end, name.clone())));
+            }
+            Kind::If(_) | Kind::With(_) | Kind::Range(_) => open.push(None),
+            Kind::End => {
+                if let Some(Some((start, body, name))) = open.pop() {
+                    let text = &source[body..a.range.start];
+                    if text.lines().any(|l| l.starts_with("kind:")) {
+                        found.push((start, name));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 /// Pipelines whose output is YAML of unknown shape rather than a scalar.
@@ -543,7 +633,7 @@ mod tests {
     #[test]
     fn values_decide_blocks_and_print_values() {
         let src = "spec:\n  {{- if .Values.off }}\n  a: 1\n  {{- else }}\n  b: {{ .Values.img }}:{{ .Values.tag | default .Chart.AppVersion }}\n  {{- end }}\n  {{- with .Values.pc }}\n  priorityClassName: {{ . | quote }}\n  {{- end }}\n  annotations: {{ toYaml .Values.x | nindent 4 }}\n";
-        let r = preprocess(src, &chart("img: quay.io/x\npc: \"\"\n"));
+        let r = preprocess(src, &chart("img: quay.io/x\npc: \"\"\n"), false);
         assert_eq!(r.text.len(), src.len());
         assert!(!r.text.contains("a: 1"), "{}", r.text);
         assert!(r.text.contains("  b: xxx"), "{}", r.text);
@@ -557,7 +647,8 @@ mod tests {
             r.facts.classes,
             vec![ClassSource {
                 line: 8,
-                keys: vec!["pc".into()]
+                keys: vec!["pc".into()],
+                set_in: Some(PathBuf::from("c/values.yaml")),
             }]
         );
     }
@@ -565,9 +656,9 @@ mod tests {
     #[test]
     fn unknown_conditions_keep_their_first_branch() {
         let src = "{{ if .Capabilities.APIVersions.Has \"x\" }}\na: 1\n{{ else }}\na: 2\n{{ end }}\n";
-        let r = preprocess(src, &chart(""));
+        let r = preprocess(src, &chart(""), false);
         assert!(r.text.contains("a: 1") && !r.text.contains("a: 2"), "{}", r.text);
-        let r = preprocess(src, &Chart::unknown(PathBuf::from("c")));
+        let r = preprocess(src, &Chart::unknown(Path::new("c")), false);
         assert!(r.text.contains("a: 1") && !r.text.contains("a: 2"), "{}", r.text);
     }
 }

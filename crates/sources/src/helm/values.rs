@@ -99,7 +99,7 @@ pub fn read(path: &Path) -> Result<Val, ValuesError> {
     let name: Arc<str> = path.display().to_string().into();
     let text = std::fs::read_to_string(path).map_err(|e| ValuesError {
         source: name.to_string(),
-        message: crate::file::describe_io_error(&e),
+        message: format!("cannot read values: {}", crate::file::describe_io_error(&e)),
     })?;
     parse(&text, &name)
 }
