@@ -8,6 +8,7 @@
 mod file;
 pub mod helm;
 pub mod json;
+mod kustomize;
 pub mod raw;
 pub mod template;
 mod walk;
@@ -17,6 +18,8 @@ pub use walk::Input;
 
 use pg_model::{InputProblem, Object, Stats};
 use rayon::prelude::*;
+use std::collections::HashSet;
+use std::path::PathBuf;
 
 /// The result of reading every input.
 #[derive(Debug, Default)]
@@ -54,9 +57,20 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
             }
         }
     }
+    // Kustomize patches in the walk are fragments of workloads defined elsewhere.
+    let patches: HashSet<PathBuf> =
+        kustomize::patches(files.iter().filter(|f| !f.explicit).map(|f| f.path.as_path()))
+            .into_iter()
+            .collect();
     let per_file: Vec<Loaded> = files
         .par_iter()
-        .map(|f| file::load_file(&f.path, f.explicit, opts))
+        .map(|f| {
+            let mut l = file::load_file(&f.path, f.explicit, opts);
+            if !f.explicit && patches.contains(&kustomize::normalize(&f.path)) {
+                kustomize::keep_what_patches_set(&mut l);
+            }
+            l
+        })
         .collect();
     for l in per_file {
         loaded.absorb(l);
