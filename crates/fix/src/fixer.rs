@@ -192,9 +192,13 @@ impl<'a> Fixer<'a> {
         after: &str,
         changes: &[Change],
     ) -> Result<(), String> {
+        // With `--template-expr` the values the new expression reads are set alongside, so
+        // the template is read as before they are known.
         let text = match source.path.as_deref() {
-            Some(path) => Text::for_file(after, Some(path), &self.opts.values),
-            None => Text::new(after, dialect),
+            Some(path) if self.opts.template_expr.is_none() => {
+                Text::for_file(after, Some(path), &self.opts.values)
+            }
+            _ => Text::new(after, dialect),
         };
         let parsed = parse(&text, &source.name, source.path.as_deref())
             .map_err(|e| format!("does not parse (line {}:{}: {})", e.line, e.col, e.message))?;
