@@ -70,7 +70,12 @@ pub struct InputArgs {
     pub max_yaml_size: u64,
     /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
     /// (repeatable; later files win)
-    #[arg(short = 'f', long = "values", value_name = "FILE", conflicts_with = "cluster")]
+    #[arg(
+        short = 'f',
+        long = "values",
+        value_name = "FILE",
+        conflicts_with = "cluster"
+    )]
     pub values: Vec<PathBuf>,
     #[command(flatten)]
     pub cluster: ClusterArgs,

@@ -92,7 +92,12 @@ pub struct FixArgs {
     pub max_yaml_size: u64,
     /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
     /// (repeatable; later files win)
-    #[arg(short = 'f', long = "values", value_name = "FILE", conflicts_with = "cluster")]
+    #[arg(
+        short = 'f',
+        long = "values",
+        value_name = "FILE",
+        conflicts_with = "cluster"
+    )]
     pub values: Vec<PathBuf>,
     /// Patch the workloads (after a server-side dry run and confirmation)
     #[arg(long, requires = "cluster")]

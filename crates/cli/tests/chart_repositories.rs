@@ -55,7 +55,10 @@ fn stderr(out: &Output) -> String {
 fn audit_once(dir: &Path, path: &str, extra: &[&str]) -> (String, serde_json::Value) {
     let text = run_in(dir, &[&["audit", "--all"], extra, &[path]].concat());
     assert_eq!(stderr(&text), "", "no error or note on stderr");
-    let out = run_in(dir, &[&["audit", "--all", "-o", "json"], extra, &[path]].concat());
+    let out = run_in(
+        dir,
+        &[&["audit", "--all", "-o", "json"], extra, &[path]].concat(),
+    );
     let report = json(&out);
     let mut seen = std::collections::HashSet::new();
     for f in report["findings"].as_array().unwrap() {
@@ -69,14 +72,16 @@ fn audit_once(dir: &Path, path: &str, extra: &[&str]) -> (String, serde_json::Va
     (stdout(&text), report)
 }
 
-fn finding<'a>(report: &'a serde_json::Value, check: &str, name_ends: &str) -> &'a serde_json::Value {
+fn finding<'a>(
+    report: &'a serde_json::Value,
+    check: &str,
+    name_ends: &str,
+) -> &'a serde_json::Value {
     report["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| {
-            f["check"] == check && f["object"]["name"].as_str().unwrap().ends_with(name_ends)
-        })
+        .find(|f| f["check"] == check && f["object"]["name"].as_str().unwrap().ends_with(name_ends))
         .unwrap_or_else(|| panic!("no {check} for *{name_ends} in {report}"))
 }
 
@@ -107,7 +112,13 @@ fn fix_then_clean(name: &str, path: &str, extra: &[&str]) -> (tempfile::TempDir,
     let fix = run_in(copy.path(), &[&["fix", "--write"], extra, &[path]].concat());
     assert_eq!(fix.status.code(), Some(0), "{}", stderr(&fix));
     let after = run_in(copy.path(), &[&["audit"], extra, &[path]].concat());
-    assert_eq!(after.status.code(), Some(0), "{}{}", stdout(&after), stderr(&after));
+    assert_eq!(
+        after.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&after),
+        stderr(&after)
+    );
     let check = run_in(copy.path(), &[&["fix", "--check"], extra, &[path]].concat());
     assert_eq!(check.status.code(), Some(0), "fixing twice changes nothing");
     let changed = changed_files(&tree(name), copy.path());
@@ -133,7 +144,11 @@ fn metallb_chart_flags_speaker_and_controller_and_fix_sets_values_yaml() {
     );
 
     let (copy, changed) = fix_then_clean("metallb-7938d3f", "charts/metallb", &[]);
-    assert_eq!(changed, ["charts/metallb/values.yaml"], "templates untouched");
+    assert_eq!(
+        changed,
+        ["charts/metallb/values.yaml"],
+        "templates untouched"
+    );
     let before = std::fs::read_to_string(dir.join("charts/metallb/values.yaml")).unwrap();
     let after = std::fs::read_to_string(copy.path().join("charts/metallb/values.yaml")).unwrap();
     let diff: Vec<(&str, &str)> = before
@@ -165,7 +180,10 @@ fn metallb_chart_values_file_sets_a_class() {
         "speaker:\n  priorityClassName: system-node-critical\n",
     )
     .unwrap();
-    let out = run_in(copy.path(), &["audit", "-o", "json", "-f", "prod.yaml", "charts/metallb"]);
+    let out = run_in(
+        copy.path(),
+        &["audit", "-o", "json", "-f", "prod.yaml", "charts/metallb"],
+    );
     let keys = finding_keys(&json(&out));
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].2.ends_with("-controller"), "{keys:?}");
@@ -201,7 +219,11 @@ fn ebs_csi_chart_reads_objects_from_helpers_and_nested_templates() {
         3,
         "controller, and the Linux and Windows node DaemonSets of _node.tpl and _node-windows.tpl: {components:?}"
     );
-    let (_, changed) = fix_then_clean("aws-ebs-csi-driver-429e202", "charts/aws-ebs-csi-driver", &[]);
+    let (_, changed) = fix_then_clean(
+        "aws-ebs-csi-driver-429e202",
+        "charts/aws-ebs-csi-driver",
+        &[],
+    );
     assert!(changed.is_empty(), "{changed:?}");
 
     // The same driver's kustomize tree (base and overlays): every class already set.
@@ -224,14 +246,23 @@ fn ebs_csi_chart_with_a_values_file_is_fixed_in_that_file() {
     assert_eq!(f["recommended_class"], "system-cluster-critical");
     let fix = run_in(
         copy.path(),
-        &["fix", "--write", "-f", "prod.yaml", "charts/aws-ebs-csi-driver"],
+        &[
+            "fix",
+            "--write",
+            "-f",
+            "prod.yaml",
+            "charts/aws-ebs-csi-driver",
+        ],
     );
     assert_eq!(fix.status.code(), Some(0), "{}", stderr(&fix));
     assert_eq!(
         std::fs::read_to_string(copy.path().join("prod.yaml")).unwrap(),
         "controller:\n  priorityClassName: \"system-cluster-critical\"\n"
     );
-    let after = run_in(copy.path(), &["audit", "-f", "prod.yaml", "charts/aws-ebs-csi-driver"]);
+    let after = run_in(
+        copy.path(),
+        &["audit", "-f", "prod.yaml", "charts/aws-ebs-csi-driver"],
+    );
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
     let values = "charts/aws-ebs-csi-driver/values.yaml";
     assert_eq!(

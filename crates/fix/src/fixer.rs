@@ -132,8 +132,10 @@ impl<'a> Fixer<'a> {
                 .expect("the plan keeps workloads with a pod spec");
             // A class the chart's values decide is set there, not in the template.
             let from_values = match (&change.class, expression, source.path.as_deref()) {
-                (Some(class), None, Some(path)) => chart::class_value(&text, spec, path, &self.opts.values)
-                    .map(|(values, keys)| (values, keys, class.clone())),
+                (Some(class), None, Some(path)) => {
+                    chart::class_value(&text, spec, path, &self.opts.values)
+                        .map(|(values, keys)| (values, keys, class.clone()))
+                }
                 _ => None,
             };
             let value = change.class.as_ref().map(|class| match expression {

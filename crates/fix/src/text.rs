@@ -49,8 +49,7 @@ impl Text {
             None => (false, text),
         };
         // A chart whose values cannot be read was reported by the audit; read it without them.
-        let chart = Chart::of_template(path, values)
-            .unwrap_or_else(|_| Chart::unknown(path));
+        let chart = Chart::of_template(path, values).unwrap_or_else(|_| Chart::unknown(path));
         let r = helm::preprocess(body, &chart, helm::is_helpers_file(path));
         Text::with_template(
             bom,

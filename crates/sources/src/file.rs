@@ -1,9 +1,9 @@
 //! Reading one file (or standard input): format detection, limits, and the YAML path.
 
 use crate::Loaded;
+use crate::helm;
 use crate::json;
 use crate::raw::{RawObject, pod_spec_path};
-use crate::helm;
 use crate::template::{self, Dialect};
 use pg_model::{ClassRef, InputProblem, Location, Object, SpecPositions, Workload};
 use pg_yaml::{NodeDe, NodeId, Pos, Tree};

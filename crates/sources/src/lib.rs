@@ -58,10 +58,14 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
         }
     }
     // Kustomize patches in the walk are fragments of workloads defined elsewhere.
-    let patches: HashSet<PathBuf> =
-        kustomize::patches(files.iter().filter(|f| !f.explicit).map(|f| f.path.as_path()))
-            .into_iter()
-            .collect();
+    let patches: HashSet<PathBuf> = kustomize::patches(
+        files
+            .iter()
+            .filter(|f| !f.explicit)
+            .map(|f| f.path.as_path()),
+    )
+    .into_iter()
+    .collect();
     let per_file: Vec<Loaded> = files
         .par_iter()
         .map(|f| {

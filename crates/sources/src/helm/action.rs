@@ -136,9 +136,12 @@ fn without_declaration(pipeline: &str) -> &str {
 
 fn is_assignment(inner: &str) -> bool {
     inner.starts_with('$')
-        && inner
-            .split_once('=')
-            .is_some_and(|(lhs, _)| lhs.trim_end_matches(':').trim().split(',').all(|v| v.trim().starts_with('$')))
+        && inner.split_once('=').is_some_and(|(lhs, _)| {
+            lhs.trim_end_matches(':')
+                .trim()
+                .split(',')
+                .all(|v| v.trim().starts_with('$'))
+        })
 }
 
 #[cfg(test)]

@@ -24,7 +24,10 @@ pub struct Scope<'a> {
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
     /// `.a.b` relative to a base: `.` itself, `$`, or `$name`.
-    Field { var: Option<String>, path: Vec<String> },
+    Field {
+        var: Option<String>,
+        path: Vec<String>,
+    },
     Str(String),
     Num(String),
     Ident(String),
@@ -303,12 +306,18 @@ fn call(f: &str, mut args: Vec<Eval>) -> Eval {
         ("trimSuffix", 2) => {
             let s = text_of(&args[1])?;
             let suffix = text_of(&args[0])?;
-            derived(last.as_ref()?, s.strip_suffix(&suffix).unwrap_or(&s).to_string())
+            derived(
+                last.as_ref()?,
+                s.strip_suffix(&suffix).unwrap_or(&s).to_string(),
+            )
         }
         ("trimPrefix", 2) => {
             let s = text_of(&args[1])?;
             let prefix = text_of(&args[0])?;
-            derived(last.as_ref()?, s.strip_prefix(&prefix).unwrap_or(&s).to_string())
+            derived(
+                last.as_ref()?,
+                s.strip_prefix(&prefix).unwrap_or(&s).to_string(),
+            )
         }
         ("trunc", 2) => {
             let n: usize = text_of(&args[0])?.parse().ok()?;
@@ -441,7 +450,10 @@ mod tests {
     #[test]
     fn pipelines_over_values() {
         let v = "img:\n  repo: quay.io/x\n  tag:\non: true\nname: \"\"\n";
-        assert_eq!(scope_eval(".Values.img.repo", v).as_deref(), Some("quay.io/x"));
+        assert_eq!(
+            scope_eval(".Values.img.repo", v).as_deref(),
+            Some("quay.io/x")
+        );
         assert_eq!(
             scope_eval(".Values.img.tag | default .Chart.AppVersion", v).as_deref(),
             Some("v1.2")
@@ -450,11 +462,20 @@ mod tests {
             scope_eval("printf \"%s:%s\" .Values.img.repo \"t\"", v).as_deref(),
             Some("quay.io/x:t")
         );
-        assert_eq!(scope_eval("and .Values.on (not .Values.name)", v).as_deref(), Some("true"));
-        assert_eq!(scope_eval("or .Values.name .Values.missing.deeper", v).as_deref(), Some(""));
+        assert_eq!(
+            scope_eval("and .Values.on (not .Values.name)", v).as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            scope_eval("or .Values.name .Values.missing.deeper", v).as_deref(),
+            Some("")
+        );
         assert_eq!(scope_eval(".Release.Namespace | quote", v), None);
         assert_eq!(scope_eval("include \"x\" .", v), None);
-        assert_eq!(scope_eval("eq .Values.name \"\"", v).as_deref(), Some("true"));
+        assert_eq!(
+            scope_eval("eq .Values.name \"\"", v).as_deref(),
+            Some("true")
+        );
         assert_eq!(
             values_path(".Values.a.priorityClassName | quote", None),
             Some(vec!["a".into(), "priorityClassName".into()])

@@ -531,8 +531,8 @@ fn set_aside_expression_lines(bytes: &mut [u8], kept: Vec<Range<usize>>) -> Vec<
             .map_or(0, |p| p + 1);
         let line_end =
             memchr::memchr(b'\n', &bytes[r.start..]).map_or(bytes.len(), |p| r.start + p);
-        let only_expressions = (line_start..line_end)
-            .all(|at| bytes[at].is_ascii_whitespace() || covered(at));
+        let only_expressions =
+            (line_start..line_end).all(|at| bytes[at].is_ascii_whitespace() || covered(at));
         if only_expressions {
             aside.push(r.clone());
         } else {
@@ -655,10 +655,19 @@ mod tests {
 
     #[test]
     fn unknown_conditions_keep_their_first_branch() {
-        let src = "{{ if .Capabilities.APIVersions.Has \"x\" }}\na: 1\n{{ else }}\na: 2\n{{ end }}\n";
+        let src =
+            "{{ if .Capabilities.APIVersions.Has \"x\" }}\na: 1\n{{ else }}\na: 2\n{{ end }}\n";
         let r = preprocess(src, &chart(""), false);
-        assert!(r.text.contains("a: 1") && !r.text.contains("a: 2"), "{}", r.text);
+        assert!(
+            r.text.contains("a: 1") && !r.text.contains("a: 2"),
+            "{}",
+            r.text
+        );
         let r = preprocess(src, &Chart::unknown(Path::new("c")), false);
-        assert!(r.text.contains("a: 1") && !r.text.contains("a: 2"), "{}", r.text);
+        assert!(
+            r.text.contains("a: 1") && !r.text.contains("a: 2"),
+            "{}",
+            r.text
+        );
     }
 }

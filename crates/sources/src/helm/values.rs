@@ -130,7 +130,9 @@ fn convert(tree: &Tree, id: NodeId, name: &Arc<str>) -> Val {
     });
     let value = match &node.kind {
         NodeKind::Scalar { value, style } => scalar(value, *style),
-        NodeKind::Seq(items) => Value::List(items.iter().map(|&i| convert(tree, i, name)).collect()),
+        NodeKind::Seq(items) => {
+            Value::List(items.iter().map(|&i| convert(tree, i, name)).collect())
+        }
         NodeKind::Map(entries) => Value::Map(
             entries
                 .iter()
@@ -179,7 +181,10 @@ mod tests {
         let c = base.get("a").unwrap().get("c").unwrap();
         assert_eq!(c.value, Value::Str("x".into()));
         assert_eq!(c.from.as_ref().unwrap().line, 2);
-        assert_eq!(base.get("a").unwrap().get("b").unwrap().value, Value::Int(1));
+        assert_eq!(
+            base.get("a").unwrap().get("b").unwrap().value,
+            Value::Int(1)
+        );
         assert!(base.get("d").is_none());
         assert!(!val("x: \"\"\n").get("x").unwrap().truthy());
         assert!(!val("x: {}\n").get("x").unwrap().truthy());
