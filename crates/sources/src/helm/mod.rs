@@ -670,4 +670,47 @@ mod tests {
             r.text
         );
     }
+
+    #[test]
+    fn subcharts_take_the_parents_overrides_and_condition() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().join("parent");
+        let sub = parent.join("charts/sub");
+        std::fs::create_dir_all(sub.join("templates")).unwrap();
+        let write = |p: &Path, text: &str| std::fs::write(p, text).unwrap();
+        write(
+            &parent.join("Chart.yaml"),
+            "name: parent\ndependencies:\n- name: sub\n  alias: s\n  condition: s.enabled\n",
+        );
+        write(
+            &parent.join("values.yaml"),
+            "s:\n  enabled: true\n  image: over\nglobal:\n  g: 1\n",
+        );
+        write(&sub.join("Chart.yaml"), "name: sub\nappVersion: v2\n");
+        write(&sub.join("values.yaml"), "image: own\nother: x\n");
+        let template = sub.join("templates/a.yaml");
+        write(
+            &template,
+            "a: {{ .Values.image }}-{{ .Values.other }}-{{ .Values.global.g }}\n",
+        );
+        let read = |overrides: &[PathBuf]| {
+            let chart = Chart::of_template(&template, overrides).unwrap();
+            let r = preprocess(&std::fs::read_to_string(&template).unwrap(), &chart, false);
+            let tag = "{{ .Values.image }}-{{ .Values.other }}-{{ .Values.global.g }}";
+            (r.text, r.facts.render(tag, None).map(|(v, _)| v))
+        };
+        assert_eq!(read(&[]).1.as_deref(), Some("over-x-1"));
+        let cli = dir.path().join("cli.yaml");
+        write(&cli, "s:\n  image: cli\n");
+        assert_eq!(
+            read(std::slice::from_ref(&cli)).1.as_deref(),
+            Some("cli-x-1")
+        );
+        write(&cli, "s:\n  enabled: false\n");
+        let (text, _) = read(std::slice::from_ref(&cli));
+        assert!(
+            text.trim().is_empty(),
+            "a disabled subchart renders nothing: {text}"
+        );
+    }
 }
