@@ -226,6 +226,40 @@ fn ebs_csi_chart_reads_objects_from_helpers_and_nested_templates() {
     );
     assert!(changed.is_empty(), "{changed:?}");
 
+    // The plugin's image is made by a named template (`include "aws-ebs-csi-driver.fullImagePath"
+    // $`, in _helpers.tpl); a policy entry for it shows what it renders to and from where.
+    let policy = tempfile::tempdir().unwrap();
+    let file = policy.path().join("policy.yaml");
+    std::fs::write(
+        &file,
+        "components:\n- id: ebs-plugin\n  name: EBS CSI plugin\n  role: node-agent\n  images: [ebs-csi-driver/aws-ebs-csi-driver]\n",
+    )
+    .unwrap();
+    let out = run_in(
+        &dir,
+        &[
+            "audit",
+            "-o",
+            "json",
+            "--policy",
+            &file.display().to_string(),
+            "charts/aws-ebs-csi-driver",
+        ],
+    );
+    let matched: Vec<String> = json(&out)["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["component"]["matched_by"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        matched,
+        vec![
+            "image public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.64.0 (charts/aws-ebs-csi-driver/values.yaml:6)";
+            3
+        ]
+    );
+
     // The same driver's kustomize tree (base and overlays): every class already set.
     let (text, _) = audit_once(&dir, "deploy/kubernetes", &[]);
     insta::assert_snapshot!("ebs_kustomize", text);

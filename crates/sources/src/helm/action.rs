@@ -82,7 +82,7 @@ fn closing(bytes: &[u8], from: usize) -> Option<usize> {
 }
 
 /// The action's text without the braces' trim markers (`{{- x -}}` is `x`).
-fn inner(body: &str) -> &str {
+pub fn inner(body: &str) -> &str {
     let body = body.strip_prefix('-').unwrap_or(body);
     let body = body.strip_suffix('-').unwrap_or(body);
     body.trim()

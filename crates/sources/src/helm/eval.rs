@@ -3,7 +3,14 @@
 //! values decide them. Anything that depends on the release, the cluster or a function we do not
 //! know is unknown (`None`), never guessed.
 
+use super::action::{self, Kind};
 use super::values::{Val, Value};
+use std::collections::HashMap;
+
+/// How deep named templates may include each other.
+const MAX_INCLUDE_DEPTH: usize = 16;
+/// A map key no YAML can write: marks the top-level context passed as a value (`include "x" .`).
+const ROOT: &str = "\u{0}root";
 
 /// What `.` is.
 #[derive(Clone, Debug)]
@@ -19,7 +26,12 @@ pub struct Scope<'a> {
     pub values: &'a Val,
     /// `.Chart` (Name, Version, AppVersion as Chart.yaml writes them).
     pub chart: &'a Val,
+    /// The bodies of the chart's named templates (`define`), for `include` and `template`.
+    pub helpers: &'a HashMap<String, String>,
 }
+
+/// Variables of a named template being rendered (`$` is what it was given).
+type Vars = Vec<(String, Option<Val>)>;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
@@ -125,8 +137,17 @@ fn tokens(src: &str) -> Option<Vec<Token>> {
 
 /// The value of `pipeline` with `dot` as `.`; `None` when the chart alone cannot tell.
 pub fn eval(pipeline: &str, dot: &Dot, scope: &Scope) -> Option<Val> {
+    eval_in(pipeline, dot, scope, &Vec::new(), 0)
+}
+
+fn eval_in(pipeline: &str, dot: &Dot, scope: &Scope, vars: &Vars, depth: usize) -> Option<Val> {
     let toks = tokens(pipeline)?;
-    let mut p = Parser { toks: &toks, at: 0 };
+    let mut p = Parser {
+        toks: &toks,
+        at: 0,
+        vars,
+        depth,
+    };
     let v = p.pipeline(dot, scope)?;
     (p.at == toks.len()).then_some(v)?
 }
@@ -152,6 +173,9 @@ pub fn values_path(pipeline: &str, dot: Option<&[String]>) -> Option<Vec<String>
 struct Parser<'t> {
     toks: &'t [Token],
     at: usize,
+    vars: &'t Vars,
+    /// How many `include`s deep this pipeline is.
+    depth: usize,
 }
 
 /// `None` inside: the value is unknown.
@@ -193,6 +217,11 @@ impl Parser<'_> {
         }
         args.extend(piped);
         match func {
+            Some(f) if f == "include" || f == "template" => {
+                let [name, arg] = <[Eval; 2]>::try_from(args).ok()?;
+                let name = name.and_then(|n| n.text());
+                Some(name.and_then(|n| render_named(&n, arg, scope, self.depth + 1)))
+            }
             Some(f) => Some(call(&f, args)),
             None if args.len() == 1 => args.pop(),
             None => None,
@@ -220,7 +249,7 @@ impl Parser<'_> {
                 // A function used as an argument without parentheses: not our business.
                 _ => None,
             },
-            Token::Field { var, path } => field(var.as_deref(), &path, dot, scope),
+            Token::Field { var, path } => field(var.as_deref(), &path, dot, scope, self.vars),
             Token::Close | Token::Pipe => return None,
         })
     }
@@ -233,19 +262,38 @@ fn number(n: &str) -> Option<Value> {
         .ok()
 }
 
-fn field(var: Option<&str>, path: &[String], dot: &Dot, scope: &Scope) -> Eval {
+fn root() -> Val {
+    Val::new(Value::Map(vec![(
+        ROOT.to_string(),
+        Val::new(Value::Bool(true)),
+    )]))
+}
+
+/// `.` as a value: the top-level context is passed along as a marked map.
+fn dot_of(v: Option<Val>) -> Dot {
+    match v {
+        Some(v) if v.get(ROOT).is_some() => Dot::Root,
+        Some(v) => Dot::Val(v),
+        None => Dot::Unknown,
+    }
+}
+
+fn field(var: Option<&str>, path: &[String], dot: &Dot, scope: &Scope, vars: &Vars) -> Eval {
     let base = match var {
         None => dot.clone(),
-        Some("") => Dot::Root,
-        // Other variables are not tracked.
-        Some(_) => return None,
+        Some(name) => match vars.iter().rev().find(|(n, _)| n == name) {
+            Some((_, v)) => dot_of(v.clone()),
+            None if name.is_empty() => Dot::Root,
+            // Variables of the templates themselves are not tracked.
+            None => return None,
+        },
     };
     let mut keys = path.iter();
     let mut current = match base {
         Dot::Unknown => return None,
         Dot::Val(v) => v,
         Dot::Root => match keys.next().map(String::as_str) {
-            None => return None,
+            None => return Some(root()),
             Some("Values") => scope.values.clone(),
             Some("Chart") => scope.chart.clone(),
             // Release, Capabilities, Template, Files: known only when installed.
@@ -431,6 +479,119 @@ fn printf(args: &[Eval]) -> Eval {
     })
 }
 
+/// What `include "name" arg` prints, when the values decide all of it: the named template's
+/// text with its actions evaluated, `{{-`/`-}}` trimming as Go does, `$x := ...` variables,
+/// and `if`/`with` whose conditions the values decide. Anything else makes it unknown.
+fn render_named(name: &str, arg: Eval, scope: &Scope, depth: usize) -> Eval {
+    if depth > MAX_INCLUDE_DEPTH {
+        return None;
+    }
+    let body = scope.helpers.get(name)?;
+    let mut vars: Vars = vec![(String::new(), arg.clone())];
+    let mut dot = dot_of(arg);
+    let mut out = String::new();
+    let mut from = None;
+    // (parent live, a branch was taken, `.` outside)
+    let mut stack: Vec<(bool, bool, Dot)> = Vec::new();
+    let mut live = true;
+    let mut cursor = 0;
+    let mut trim_start = false;
+    let actions = action::actions(body);
+    for a in &actions {
+        let tag = &body[a.range.clone()];
+        let mut text = &body[cursor..a.range.start];
+        if trim_start {
+            text = text.trim_start();
+        }
+        if tag.starts_with("{{- ") || tag.starts_with("{{-\n") {
+            text = text.trim_end();
+        }
+        if live {
+            out.push_str(text);
+        }
+        trim_start = tag.ends_with(" -}}") || tag.ends_with("\n-}}");
+        cursor = a.range.end;
+        let truth = |p: &str, dot: &Dot, vars: &Vars| {
+            eval_in(p, dot, scope, vars, depth).map(|v| v.truthy())
+        };
+        match &a.kind {
+            Kind::Output(p) if live => {
+                let v = eval_in(p, &dot, scope, &vars, depth)?;
+                from = from.or_else(|| v.from.clone());
+                out.push_str(&v.text()?);
+            }
+            Kind::Output(_) => {}
+            Kind::Silent => {
+                let inner = action::inner(&tag[2..tag.len() - 2]);
+                if let (true, Some((lhs, rhs))) = (live, inner.split_once('=')) {
+                    let name = lhs.trim_end_matches(':').trim().trim_start_matches('$');
+                    let v = eval_in(rhs.trim(), &dot, scope, &vars, depth);
+                    vars.push((name.to_string(), v));
+                }
+            }
+            Kind::If(c) => {
+                let t = if live { truth(c, &dot, &vars)? } else { false };
+                stack.push((live, t, dot.clone()));
+                live = live && t;
+            }
+            Kind::With(e) => {
+                let v = if live {
+                    Some(eval_in(e, &dot, scope, &vars, depth)?)
+                } else {
+                    None
+                };
+                let t = v.as_ref().is_some_and(Val::truthy);
+                stack.push((live, t, dot.clone()));
+                live = live && t;
+                if live {
+                    dot = dot_of(v);
+                }
+            }
+            Kind::ElseIf(c) | Kind::ElseWith(c) => {
+                let (parent, taken, outer) = stack.last()?.clone();
+                dot = outer;
+                let t = if parent && !taken {
+                    truth(c, &dot, &vars)?
+                } else {
+                    false
+                };
+                live = parent && t;
+                stack.last_mut()?.1 |= t;
+                if live && matches!(a.kind, Kind::ElseWith(_)) {
+                    dot = dot_of(Some(eval_in(c, &dot, scope, &vars, depth)?));
+                }
+            }
+            Kind::Else => {
+                let (parent, taken, outer) = stack.last()?.clone();
+                dot = outer;
+                live = parent && !taken;
+                stack.last_mut()?.1 = true;
+            }
+            Kind::Range(_) if live => return None,
+            Kind::Range(_) | Kind::Define { .. } => {
+                stack.push((live, true, dot.clone()));
+                live = false;
+            }
+            Kind::End => {
+                let (parent, _, outer) = stack.pop()?;
+                live = parent;
+                dot = outer;
+            }
+        }
+    }
+    let mut text = &body[cursor..];
+    if trim_start {
+        text = text.trim_start();
+    }
+    if live {
+        out.push_str(text);
+    }
+    Some(Val {
+        value: Value::Str(out),
+        from,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,9 +601,13 @@ mod tests {
         let values = super::super::values::parse(values, &Arc::from("values.yaml")).unwrap();
         let chart =
             super::super::values::parse("AppVersion: v1.2\n", &Arc::from("Chart.yaml")).unwrap();
+        let helpers = super::super::defines(
+            "{{- define \"img\" -}}\n{{- $r := .Values.img.repo }}\n{{- if .Values.on }}\n{{- printf \"%s:%s\" $r (.Values.img.tag | default $.Chart.AppVersion) }}\n{{- end }}\n{{- end }}\n",
+        );
         let scope = Scope {
             values: &values,
             chart: &chart,
+            helpers: &helpers,
         };
         eval(pipeline, &Dot::Root, &scope).and_then(|v| v.text())
     }
@@ -472,6 +637,10 @@ mod tests {
         );
         assert_eq!(scope_eval(".Release.Namespace | quote", v), None);
         assert_eq!(scope_eval("include \"x\" .", v), None);
+        assert_eq!(
+            scope_eval("include \"img\" .", v).as_deref(),
+            Some("quay.io/x:v1.2")
+        );
         assert_eq!(
             scope_eval("eq .Values.name \"\"", v).as_deref(),
             Some("true")

@@ -17,7 +17,7 @@ use crate::template::Expressions;
 use action::Kind;
 use eval::{Dot, Scope};
 use pg_model::{ClassRef, InputProblem, Location, Workload};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 pub use values::{Val, Value};
@@ -32,6 +32,8 @@ pub struct Chart {
     meta: Val,
     /// False when the parent chart's `condition:` for this subchart is false.
     enabled: bool,
+    /// The named templates of the chart's (and its parents') helpers files, by name.
+    helpers: HashMap<String, String>,
 }
 
 /// The directory of the chart a template belongs to: the nearest `templates/` ancestor whose
@@ -54,6 +56,7 @@ impl Chart {
             values: None,
             meta: Val::empty_map(),
             enabled: true,
+            helpers: HashMap::new(),
         }
     }
 
@@ -66,11 +69,24 @@ impl Chart {
             message: e.message,
             skipped: false,
         })?;
+        let mut helpers = HashMap::new();
+        let mut chart = Some(root.as_path());
+        while let Some(dir) = chart {
+            for file in helpers_files(&dir.join("templates")) {
+                if let Ok(text) = std::fs::read_to_string(&file) {
+                    for (name, body) in defines(&text) {
+                        helpers.entry(name).or_insert(body);
+                    }
+                }
+            }
+            chart = parent_chart(dir);
+        }
         Ok(Chart {
             root,
             values: Some(values),
             meta,
             enabled,
+            helpers,
         })
     }
 
@@ -105,6 +121,65 @@ impl Chart {
     }
 }
 
+/// The chart a subchart under `charts/` belongs to.
+fn parent_chart(root: &Path) -> Option<&Path> {
+    root.parent()
+        .filter(|d| d.file_name().is_some_and(|n| n == "charts"))
+        .and_then(Path::parent)
+        .filter(|p| p.join("Chart.yaml").is_file())
+}
+
+/// `_*.tpl` files under `dir`, in a stable order.
+fn helpers_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('_') && n.ends_with(".tpl"))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The named templates of a file: name and body, with the `define` tag's `-}}` and the `end`
+/// tag's `{{-` trimming applied.
+pub(crate) fn defines(source: &str) -> HashMap<String, String> {
+    let mut found = HashMap::new();
+    let mut open: Vec<Option<(usize, String)>> = Vec::new();
+    for a in action::actions(source) {
+        match &a.kind {
+            Kind::Define { name, .. } => open.push(Some((a.range.end, name.clone()))),
+            Kind::If(_) | Kind::With(_) | Kind::Range(_) => open.push(None),
+            Kind::End => {
+                if let Some(Some((start, name))) = open.pop() {
+                    let mut body = &source[start..a.range.start];
+                    if source[..start].ends_with(" -}}") || source[..start].ends_with("\n-}}") {
+                        body = body.trim_start();
+                    }
+                    if source[a.range.start..].starts_with("{{- ") {
+                        body = body.trim_end();
+                    }
+                    found.entry(name).or_insert_with(|| body.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 /// A chart's `templates/**/_*.tpl`: named templates, some of which are whole objects that
 /// the chart's templates include (`{{ include "node" . }}`).
 pub fn is_helpers_file(path: &Path) -> bool {
@@ -136,12 +211,7 @@ fn load(root: &Path, overrides: &[PathBuf]) -> Result<(Val, Val, bool), values::
         }
     }
     let mut values = read_optional(&root.join("values.yaml"))?;
-    let parent = root
-        .parent()
-        .filter(|d| d.file_name().is_some_and(|n| n == "charts"))
-        .and_then(Path::parent)
-        .filter(|p| p.join("Chart.yaml").is_file());
-    let Some(parent) = parent else {
+    let Some(parent) = parent_chart(root) else {
         for file in overrides {
             values.merge(&values::read(file)?);
         }
@@ -330,6 +400,7 @@ impl Walk<'_> {
             &Scope {
                 values,
                 chart: &self.chart.meta,
+                helpers: &self.chart.helpers,
             },
         )
     }
@@ -627,6 +698,7 @@ mod tests {
             values: Some(values::parse(values, &Arc::from("c/values.yaml")).unwrap()),
             meta: values::parse("AppVersion: v9\n", &Arc::from("c/Chart.yaml")).unwrap(),
             enabled: true,
+            helpers: HashMap::new(),
         }
     }
 
