@@ -173,20 +173,45 @@ fn metallb_chart_flags_speaker_and_controller_and_fix_sets_values_yaml() {
 }
 
 #[test]
-fn metallb_chart_values_file_sets_a_class() {
+fn metallb_chart_values_file_sets_a_class_and_fix_changes_it_there() {
     let copy = copy_of("metallb-7938d3f");
     std::fs::write(
         copy.path().join("prod.yaml"),
-        "speaker:\n  priorityClassName: system-node-critical\n",
+        "speaker:\n  priorityClassName: system-cluster-critical\n",
     )
     .unwrap();
-    let out = run_in(
-        copy.path(),
-        &["audit", "-o", "json", "-f", "prod.yaml", "charts/metallb"],
+    let args = ["-f", "prod.yaml"];
+    let (_, report) = audit_once(copy.path(), "charts/metallb", &args);
+    let mut keys: Vec<(String, String)> = finding_keys(&report)
+        .into_iter()
+        .filter(|(_, severity, _)| severity != "info")
+        .map(|(check, _, object)| (check, object.rsplit('-').next().unwrap().to_string()))
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            ("critical-class-too-weak".to_string(), "speaker".to_string()),
+            (
+                "critical-without-priority".to_string(),
+                "controller".to_string()
+            ),
+        ]
     );
-    let keys = finding_keys(&json(&out));
-    assert_eq!(keys.len(), 1, "{keys:?}");
-    assert!(keys[0].2.ends_with("-controller"), "{keys:?}");
+    let fix = run_in(
+        copy.path(),
+        &["fix", "--write", "-f", "prod.yaml", "charts/metallb"],
+    );
+    assert_eq!(fix.status.code(), Some(0), "{}", stderr(&fix));
+    let after = run_in(copy.path(), &["audit", "-f", "prod.yaml", "charts/metallb"]);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    let changed = changed_files(&tree("metallb-7938d3f"), copy.path());
+    assert_eq!(changed, ["charts/metallb/values.yaml"]);
+    assert_eq!(
+        std::fs::read_to_string(copy.path().join("prod.yaml")).unwrap(),
+        "speaker:\n  priorityClassName: system-node-critical\n",
+        "the class is changed in the values file that set it"
+    );
 }
 
 #[test]
