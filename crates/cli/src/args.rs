@@ -33,6 +33,8 @@ pub enum Command {
     Classes(ClassesArgs),
     /// Fix files (diff, --write, --check, --emit patches) or live workloads (--cluster)
     Fix(crate::fix::FixArgs),
+    /// Run as a KRM function (kustomize, kpt): ResourceList on stdin, fixed items and results out
+    Krm(crate::krm::KrmArgs),
     /// Generate admission policies that keep critical workloads on the right class
     Policy(crate::policy::PolicyArgs),
     /// Simulate preemption, node-pressure eviction and OOM order, before and after fixes

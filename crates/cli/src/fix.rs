@@ -53,10 +53,19 @@ pub struct FixArgs {
     /// Files or directories to fix (YAML, JSON, Jinja2, Helm templates); `-` reads stdin
     #[arg(
         value_name = "PATH",
-        required_unless_present = "cluster",
-        conflicts_with = "cluster"
+        required_unless_present_any = ["cluster", "post_render"],
+        conflicts_with_all = ["cluster", "post_render"]
     )]
     pub paths: Vec<String>,
+    /// Be a Helm post-renderer (or any manifest filter): read the manifests on stdin, write
+    /// them to stdout with every critical workload on its recommended class, every other
+    /// byte as it was
+    #[arg(long, conflicts_with_all = ["cluster", "diff", "write", "check", "emit", "template_expr"])]
+    pub post_render: bool,
+    /// With --post-render: change nothing; exit 1, naming each workload that would change
+    /// on stderr, so that the install fails
+    #[arg(long, requires = "post_render")]
+    pub audit_only: bool,
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// A policy file adding catalog entries and changing check severities
@@ -141,6 +150,9 @@ fn fixable_check(id: &str) -> Result<CheckId, String> {
 
 pub fn run(a: FixArgs) -> anyhow::Result<u8> {
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
+    if a.post_render {
+        return post_render(a, &policy, &catalog);
+    }
     if a.cluster.cluster {
         run_cluster(a, &policy, &catalog)
     } else {
@@ -252,6 +264,59 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
     } else {
         EXIT_CLEAN
     })
+}
+
+/// stdin -> stdout, as Helm runs a post-renderer: stdout is the whole stream or nothing, and
+/// any failure fails the install with the stderr lines as the reason.
+fn post_render(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u8> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        print_errors(&[FixError::NotUtf8 {
+            file: pg_fix::STDIN_NAME.into(),
+        }]);
+        return Ok(EXIT_ERROR);
+    };
+    let options = Options {
+        class: a.class.clone(),
+        only: a.only,
+        template_expr: None,
+    };
+    let config = Config::new(false, policy);
+    let streamed = match pg_fix::fix_text(Source::stdin(text), catalog, &config, options, !a.audit_only) {
+        Ok(s) => s,
+        Err(errors) => {
+            print_errors(&errors);
+            return Ok(EXIT_ERROR);
+        }
+    };
+    print_notes(&streamed.notes);
+    if a.audit_only && !streamed.changes.is_empty() {
+        for c in &streamed.changes {
+            let checks: Vec<&str> = c.checks.iter().map(|c| c.as_str()).collect();
+            let mut needs = Vec::new();
+            if let Some(class) = &c.class {
+                needs.push(format!("priorityClassName {class}"));
+            }
+            if c.remove_priority {
+                needs.push("no spec.priority".to_string());
+            }
+            let line = format!(
+                "priorityguard --audit-only: {} needs {} ({}); nothing was changed",
+                c.object,
+                needs.join(" and "),
+                checks.join(", ")
+            );
+            eprintln!("{}", line.escape_debug());
+        }
+        return Ok(EXIT_FINDINGS);
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(streamed.text.as_bytes())?;
+    out.flush()?;
+    Ok(EXIT_CLEAN)
 }
 
 fn emit_format(f: EmitFormat) -> emit::Format {

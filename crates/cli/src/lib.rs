@@ -6,6 +6,7 @@ mod audit;
 mod catalog;
 mod classes;
 mod fix;
+mod krm;
 mod output;
 mod policy;
 mod serve;
@@ -42,6 +43,7 @@ pub fn main_as(bin_name: &'static str) -> ExitCode {
         Command::Catalog(c) => catalog::run(c),
         Command::Classes(c) => classes::run(c),
         Command::Fix(f) => fix::run(f),
+        Command::Krm(k) => krm::run(k),
         Command::Policy(p) => policy::run(p),
         Command::Simulate(s) => simulate::run(s),
         Command::Serve(s) => serve::run(s, bin_name),
