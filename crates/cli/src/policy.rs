@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 #[derive(Args, Debug)]
 pub struct PolicyArgs {
     /// vap: ValidatingAdmissionPolicy (Kubernetes >= 1.30); map: MutatingAdmissionPolicy
-    /// (>= 1.36, 1.34 with a feature gate); kyverno: ClusterPolicy; gatekeeper:
+    /// (>= 1.36, 1.34 with a feature gate); kyverno: ValidatingPolicy/MutatingPolicy (or a
+    /// ClusterPolicy with --kyverno-api legacy); gatekeeper:
     /// ConstraintTemplate + Constraint
     #[arg(long, value_enum)]
     pub engine: EngineArg,
@@ -19,6 +20,11 @@ pub struct PolicyArgs {
     /// class (map, kyverno). Default: mutate for map, enforce for the others
     #[arg(long, value_enum)]
     pub mode: Option<ModeArg>,
+    /// With --engine kyverno: v1 (default) generates Kyverno's CEL policies
+    /// (policies.kyverno.io/v1 ValidatingPolicy, MutatingPolicy; Kyverno >= 1.17); legacy a
+    /// kyverno.io/v1 ClusterPolicy for older Kyverno
+    #[arg(long, value_enum, value_name = "API", default_value = "v1")]
+    pub kyverno_api: KyvernoApiArg,
     /// A policy file adding catalog entries (and turning checks off), as for `audit`
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -35,6 +41,12 @@ pub enum EngineArg {
     Gatekeeper,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum KyvernoApiArg {
+    V1,
+    Legacy,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum ModeArg {
     Enforce,
@@ -44,11 +56,15 @@ pub enum ModeArg {
 }
 
 pub fn run(a: PolicyArgs) -> anyhow::Result<u8> {
+    if a.kyverno_api == KyvernoApiArg::Legacy && !matches!(a.engine, EngineArg::Kyverno) {
+        anyhow::bail!("--kyverno-api legacy needs --engine kyverno");
+    }
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
     let opts = Options {
         engine: match a.engine {
             EngineArg::Vap => Engine::Vap,
             EngineArg::Map => Engine::Map,
+            EngineArg::Kyverno if a.kyverno_api == KyvernoApiArg::Legacy => Engine::KyvernoLegacy,
             EngineArg::Kyverno => Engine::Kyverno,
             EngineArg::Gatekeeper => Engine::Gatekeeper,
         },

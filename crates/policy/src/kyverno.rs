@@ -1,9 +1,11 @@
-//! A Kyverno ClusterPolicy (`kyverno.io/v1`). Validation (`--mode enforce|warn|audit`) runs
-//! the same CEL as the ValidatingAdmissionPolicy; mutation (`--mode mutate`) is a separate
-//! policy written in JMESPath, because Kyverno's mutate rules take no CEL.
+//! Kyverno policies. By default its CEL policy types (`policies.kyverno.io/v1`, GA in Kyverno
+//! 1.17): a ValidatingPolicy with the same CEL as the ValidatingAdmissionPolicy, and for
+//! `--mode mutate` a MutatingPolicy that sets the class in pod templates. With `--kyverno-api
+//! legacy`, a ClusterPolicy (`kyverno.io/v1`, deprecated in 1.17): validation in CEL, mutation
+//! in JMESPath, because its mutate rules take no CEL.
 
-use crate::vap::metadata;
-use crate::yaml::{Map, Seq, document, flow, strings};
+use crate::vap::{match_constraints, match_constraints_of, metadata};
+use crate::yaml::{Map, Seq, block, document, flow, strings};
 use crate::{Document, Generation, Mode, POD_KINDS, cel, jmespath};
 
 pub const VALIDATE_NAME: &str = "priorityguard-critical-class";
@@ -18,6 +20,140 @@ const VERSIONS: &str = "Needs Kyverno >= 1.13 (per-rule validate.failureAction, 
                         celPreconditions since 1.11); tested with Kyverno 1.19. Kubernetes: any version Kyverno\n\
                         supports (the CEL uses optional field access, built into Kyverno's CEL).";
 
+const CEL_VERSIONS: &str = "policies.kyverno.io/v1: needs Kyverno >= 1.17 (GA there; tested with Kyverno 1.19). For older\n\
+                            Kyverno use `--kyverno-api legacy` (a kyverno.io/v1 ClusterPolicy). Kubernetes: any\n\
+                            version Kyverno supports (the CEL uses optional field access, built into Kyverno's CEL).";
+
+/// Why autogen is off in the CEL policies.
+const NO_CEL_AUTOGEN: &str = "No autogen: the policy names every pod controller itself (an empty list turns Kyverno's\n\
+                              pod-controller autogen off).";
+
+/// Adds the recommended class to a controller's pod template when a catalog entry matches and
+/// the template has none.
+const TEMPLATE_PATCH: &str = "variables.component.id == '' || variables.className != '' ? [] : [\n  \
+     JSONPatch{op: 'add', path: variables.specPath + '/priorityClassName', value: variables.component.class}\n\
+     ]";
+
+/// `policies.kyverno.io/v1`: a ValidatingPolicy, or for `--mode mutate` a MutatingPolicy.
+pub fn cel_documents(g: &Generation) -> Vec<Document> {
+    let no_autogen = Map::new().with(
+        "podControllers",
+        Map::new().with("controllers", flow(&[] as &[&str])),
+    );
+    if g.mode == Mode::Mutate {
+        let variables = cel::variables(&g.matchers).with_commented(
+            "Where the pod spec is, as a JSON pointer.",
+            Map::new()
+                .with("name", "specPath")
+                .with("expression", block(cel::POD_SPEC_PATH)),
+        );
+        let policy = Map::new()
+            .with("apiVersion", "policies.kyverno.io/v1")
+            .with("kind", "MutatingPolicy")
+            .with("metadata", metadata(MUTATE_NAME))
+            .with(
+                "spec",
+                Map::new()
+                    .with_commented(
+                        "A failed mutation must never block a critical workload; the ValidatingPolicy\n\
+                         (priorityguard policy --engine kyverno) catches what is left.",
+                        "failurePolicy",
+                        "Ignore",
+                    )
+                    .with("reinvocationPolicy", "IfNeeded")
+                    .with_commented(NO_CEL_AUTOGEN, "autogen", no_autogen)
+                    .with_commented(
+                        "Pod controllers only, on CREATE and UPDATE: a bare Pod's priority is resolved by the\n\
+                         Priority admission plugin before mutating policies run, and a later class change\n\
+                         is rejected.",
+                        "matchConstraints",
+                        match_constraints_of(false),
+                    )
+                    .with("matchConditions", cel::match_conditions())
+                    .with("variables", variables)
+                    .with(
+                        "mutations",
+                        Seq::new().with(
+                            Map::new()
+                                .with("patchType", "JSONPatch")
+                                .with("jsonPatch", Map::new().with("expression", block(TEMPLATE_PATCH))),
+                        ),
+                    ),
+            );
+        return vec![Document {
+            file_name: "01-mutatingpolicy.yaml".into(),
+            text: document(
+                &format!(
+                    "{}\n\n{CEL_VERSIONS}\n\n\
+                     Sets the recommended priorityClassName in the pod template of pod controllers that the\n\
+                     catalog recognises as critical and that have none; an explicit class is never\n\
+                     overwritten, bare Pods and other workloads are never touched. Pair it with the\n\
+                     ValidatingPolicy (--mode enforce) to catch weaker classes and bare Pods.",
+                    g.header
+                ),
+                &policy,
+            ),
+        }];
+    }
+    let (action, what) = match g.mode {
+        Mode::Enforce => ("Deny", "reject the object"),
+        Mode::Warn => ("Warn", "admit it with a warning to the client"),
+        _ => ("Audit", "admit it and record a policy report entry"),
+    };
+    let policy = Map::new()
+        .with("apiVersion", "policies.kyverno.io/v1")
+        .with("kind", "ValidatingPolicy")
+        .with(
+            "metadata",
+            metadata(VALIDATE_NAME).with("annotations", annotations(
+                "Critical workloads keep the right PriorityClass",
+                "Rejects (or reports) Pods and pod controllers that the priorityguard catalog recognises as critical (CNI agents, kube-proxy, CSI node plugins, DNS, ...) when they have no priorityClassName or a weaker one than their role needs.",
+            )),
+        )
+        .with(
+            "spec",
+            Map::new()
+                .with_commented(
+                    &format!("--mode {}: {what}.", g.mode.as_str()),
+                    "validationActions",
+                    flow(&[action]),
+                )
+                .with_commented(
+                    "An expression error rejects the object rather than let it through unjudged.",
+                    "failurePolicy",
+                    "Fail",
+                )
+                .with_commented(
+                    "Existing objects are reported too (policy reports).",
+                    "evaluation",
+                    Map::new().with("background", Map::new().with("enabled", true)),
+                )
+                .with_commented(NO_CEL_AUTOGEN, "autogen", no_autogen)
+                .with("matchConstraints", match_constraints())
+                .with_commented(
+                    "Objects that are never judged (as in the ValidatingAdmissionPolicy).",
+                    "matchConditions",
+                    cel::match_conditions(),
+                )
+                .with("variables", cel::variables(&g.matchers))
+                .with("validations", cel::validations(g.checks)),
+        );
+    vec![Document {
+        file_name: "01-validatingpolicy.yaml".into(),
+        text: document(
+            &format!(
+                "{}\n\n{CEL_VERSIONS}\n\n\
+                 The same CEL as `priorityguard policy --engine vap`: critical workloads without a\n\
+                 priorityClassName (critical-without-priority) or with a weaker one than their role\n\
+                 needs (critical-class-too-weak) fail; other workloads are never judged.",
+                g.header
+            ),
+            &policy,
+        ),
+    }]
+}
+
+/// `kyverno.io/v1` ClusterPolicies (`--kyverno-api legacy`).
 pub fn documents(g: &Generation) -> Vec<Document> {
     if g.mode == Mode::Mutate {
         return vec![Document {

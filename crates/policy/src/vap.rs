@@ -99,6 +99,12 @@ pub fn metadata(name: &str) -> Map {
 /// Pods on CREATE only (their class cannot change afterwards), controllers on CREATE and
 /// UPDATE (an update must not drop the class).
 pub fn match_constraints() -> Map {
+    match_constraints_of(true)
+}
+
+/// [`match_constraints`], without Pods when `pods` is false (a mutation cannot give a Pod a
+/// class: the Priority admission plugin has resolved `priority` before it runs).
+pub fn match_constraints_of(pods: bool) -> Map {
     let mut rules = Seq::new();
     for group in ["", "apps", "batch"] {
         let resources: Vec<&str> = POD_KINDS
@@ -106,7 +112,7 @@ pub fn match_constraints() -> Map {
             .filter(|(g, kind, _)| *g == group && *kind != "Pod")
             .map(|(_, _, r)| *r)
             .collect();
-        if group.is_empty() {
+        if group.is_empty() && pods {
             rules = rules.with(rule("", &["CREATE"], &["pods"]));
         }
         rules = rules.with(rule(group, &["CREATE", "UPDATE"], &resources));

@@ -8,10 +8,11 @@ use pg_policy::{Checks, Engine, Mode, Options, PolicyError};
 use serde_json::Value;
 use std::path::Path;
 
-const ENGINES: [Engine; 4] = [
+const ENGINES: [Engine; 5] = [
     Engine::Vap,
     Engine::Map,
     Engine::Kyverno,
+    Engine::KyvernoLegacy,
     Engine::Gatekeeper,
 ];
 const MODES: [Mode; 4] = [Mode::Enforce, Mode::Warn, Mode::Audit, Mode::Mutate];
@@ -37,7 +38,7 @@ fn objects(engine: Engine, mode: Option<Mode>) -> Vec<Value> {
 
 #[test]
 fn policy_every_engine_writes_commented_yaml() {
-    let expected: [(Engine, &[&str]); 5] = [
+    let expected: [(Engine, &[&str]); 7] = [
         (
             Engine::Vap,
             &[
@@ -49,15 +50,17 @@ fn policy_every_engine_writes_commented_yaml() {
             Engine::Map,
             &["MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"],
         ),
-        (Engine::Kyverno, &["ClusterPolicy"]),
+        (Engine::Kyverno, &["ValidatingPolicy"]),
+        (Engine::KyvernoLegacy, &["ClusterPolicy"]),
         (
             Engine::Gatekeeper,
             &["ConstraintTemplate", "PriorityguardCriticalClass"],
         ),
-        (Engine::Kyverno, &["ClusterPolicy"]),
+        (Engine::Kyverno, &["MutatingPolicy"]),
+        (Engine::KyvernoLegacy, &["ClusterPolicy"]),
     ];
     for (i, (engine, kinds)) in expected.iter().enumerate() {
-        let mode = (i == 4).then_some(Mode::Mutate);
+        let mode = (i >= 5).then_some(Mode::Mutate);
         let docs = try_generate(*engine, mode).unwrap();
         let got: Vec<Value> = docs.iter().flat_map(|d| documents(&d.text)).collect();
         let got_kinds: Vec<&str> = got.iter().map(|o| o["kind"].as_str().unwrap()).collect();
@@ -105,6 +108,23 @@ fn policy_modes_become_each_engines_actions() {
 
     let kyverno = |mode| {
         let p = &objects(Engine::Kyverno, Some(mode))[0];
+        assert_eq!(p["apiVersion"], "policies.kyverno.io/v1");
+        assert_eq!(p["spec"]["autogen"]["podControllers"]["controllers"], serde_json::json!([]));
+        p["spec"]["validationActions"].clone()
+    };
+    assert_eq!(kyverno(Mode::Enforce), serde_json::json!(["Deny"]));
+    assert_eq!(kyverno(Mode::Warn), serde_json::json!(["Warn"]));
+    assert_eq!(kyverno(Mode::Audit), serde_json::json!(["Audit"]));
+    let mutate = &objects(Engine::Kyverno, Some(Mode::Mutate))[0];
+    assert_eq!(mutate["kind"], "MutatingPolicy");
+    assert_eq!(mutate["spec"]["mutations"][0]["patchType"], "JSONPatch");
+    // Pod templates only: a bare Pod's priority is already resolved when mutation runs.
+    let rules = mutate["spec"]["matchConstraints"]["resourceRules"].as_array().unwrap();
+    assert!(rules.iter().all(|r| !r["resources"].as_array().unwrap().contains(&"pods".into())));
+    assert!(rules.iter().any(|r| r["resources"].as_array().unwrap().contains(&"daemonsets".into())));
+
+    let kyverno = |mode| {
+        let p = &objects(Engine::KyvernoLegacy, Some(mode))[0];
         (
             p["spec"]["rules"][0]["validate"]["failureAction"].clone(),
             p["spec"]["emitWarning"].clone(),
@@ -113,7 +133,7 @@ fn policy_modes_become_each_engines_actions() {
     assert_eq!(kyverno(Mode::Enforce), ("Enforce".into(), false.into()));
     assert_eq!(kyverno(Mode::Warn), ("Audit".into(), true.into()));
     assert_eq!(kyverno(Mode::Audit), ("Audit".into(), false.into()));
-    let mutate = &objects(Engine::Kyverno, Some(Mode::Mutate))[0];
+    let mutate = &objects(Engine::KyvernoLegacy, Some(Mode::Mutate))[0];
     assert_eq!(
         mutate["metadata"]["name"],
         "priorityguard-set-critical-class"
@@ -147,7 +167,7 @@ fn policy_refuses_modes_an_engine_cannot_do() {
         for mode in MODES {
             let ok = match engine {
                 Engine::Map => mode == Mode::Mutate,
-                Engine::Kyverno => true,
+                Engine::Kyverno | Engine::KyvernoLegacy => true,
                 Engine::Vap | Engine::Gatekeeper => mode != Mode::Mutate,
             };
             match try_generate(engine, Some(mode)) {
@@ -212,8 +232,10 @@ fn policy_file_entries_and_checks_reach_every_engine() {
     assert_eq!(params["components"][0]["id"], "acme-agent");
     assert_eq!(params["components"][0]["class"], "infra-high");
 
-    let mutate = generate_with(Engine::Kyverno, Some(Mode::Mutate), Some(&policy));
+    let mutate = generate_with(Engine::KyvernoLegacy, Some(Mode::Mutate), Some(&policy));
     assert!(mutate.contains("&& 'infra-high'"), "{mutate}");
+    let mutate = generate_with(Engine::Kyverno, Some(Mode::Mutate), Some(&policy));
+    assert!(mutate.contains("is_acme_agent") && mutate.contains("'infra-high'"), "{mutate}");
 
     // With both checks off there is nothing to validate, but mutation still makes sense.
     let off = policy_file(
