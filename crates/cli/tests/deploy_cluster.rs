@@ -319,7 +319,7 @@ fn cluster_kustomize_function_fixes_upstream_multus() {
     assert!(out.status.success(), "kustomize build failed: {err}");
     assert!(
         err.contains("DaemonSet kube-system/kube-multus-ds")
-            && err.contains("priorityClassName set to system-node-critical"),
+            && err.contains("(fixed: priorityClassName system-node-critical)"),
         "the function's results do not name the DaemonSet: {err}"
     );
     let built = String::from_utf8(out.stdout).unwrap();
@@ -369,7 +369,8 @@ fn kustomize_function_audit_only_fails_the_build() {
     assert!(!out.status.success(), "audit-only build succeeded");
     let err = stderr(&out);
     assert!(
-        err.contains("error: multus-daemonset.yml") && err.contains("DaemonSet kube-system/kube-multus-ds"),
+        err.contains("priorityguard krm: error: DaemonSet kube-system/kube-multus-ds: ")
+            && err.contains("(needs: priorityClassName system-node-critical)"),
         "kustomize does not say why: {err}"
     );
 }

@@ -376,6 +376,7 @@ fn result_for(f: &Finding, changes: &[Change], items: &[Item], mode: Mode) -> Kr
     };
     let message = match (mode, change) {
         (Mode::Fix, Some(c)) => format!("{} (fixed: {})", f.message, what(c)),
+        (Mode::AuditOnly, Some(c)) => format!("{} (needs: {})", f.message, what(c)),
         _ => f.message.clone(),
     };
     let resource_ref = match item.filter(|i| i.meta.kind.is_some()) {
@@ -412,10 +413,10 @@ fn result_for(f: &Finding, changes: &[Change], items: &[Item], mode: Mode) -> Kr
 fn what(c: &Change) -> String {
     let mut parts = Vec::new();
     if let Some(class) = &c.class {
-        parts.push(format!("priorityClassName set to {class}"));
+        parts.push(format!("priorityClassName {class}"));
     }
     if c.remove_priority {
-        parts.push("spec.priority removed".to_string());
+        parts.push("no spec.priority".to_string());
     }
     parts.join(", ")
 }
