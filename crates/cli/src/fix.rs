@@ -285,7 +285,13 @@ fn post_render(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
         template_expr: None,
     };
     let config = Config::new(false, policy);
-    let streamed = match pg_fix::fix_text(Source::stdin(text), catalog, &config, options, !a.audit_only) {
+    let streamed = match pg_fix::fix_text(
+        Source::stdin(text),
+        catalog,
+        &config,
+        options,
+        !a.audit_only,
+    ) {
         Ok(s) => s,
         Err(errors) => {
             print_errors(&errors);

@@ -38,5 +38,9 @@ pub fn run(_: KrmArgs) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
     out.write_all(output.text.as_bytes())?;
     out.flush()?;
-    Ok(if output.failed() { EXIT_FINDINGS } else { EXIT_CLEAN })
+    Ok(if output.failed() {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
 }

@@ -23,12 +23,17 @@ const KUSTOMIZE_BUILD: &str = "kustomize build --enable-alpha-plugins --enable-e
 /// CI=true: CI must not skip silently).
 fn deploy_tool(name: &str) -> Option<PathBuf> {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    let path = home.join(".cache/priorityguard/deploy-tools/bin").join(name);
+    let path = home
+        .join(".cache/priorityguard/deploy-tools/bin")
+        .join(name);
     if path.is_file() {
         return Some(path);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{} not found and CI=true; run scripts/deploy-tools", path.display());
+        panic!(
+            "{} not found and CI=true; run scripts/deploy-tools",
+            path.display()
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
@@ -53,8 +58,11 @@ impl Deployer {
         let bin = home.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         std::os::unix::fs::symlink(tool, bin.join(as_name)).unwrap();
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_priorityguard"), bin.join("priorityguard"))
-            .unwrap();
+        std::os::unix::fs::symlink(
+            env!("CARGO_BIN_EXE_priorityguard"),
+            bin.join("priorityguard"),
+        )
+        .unwrap();
         Deployer {
             home,
             bin,
@@ -66,7 +74,11 @@ impl Deployer {
     fn run(&self, command: &str, extra: &[&str]) -> Output {
         let mut words = command.split(' ');
         let program = self.bin.join(words.next().unwrap());
-        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default());
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let state = self.home.path();
         let mut cmd = Command::new(program);
         cmd.args(words)
@@ -153,9 +165,15 @@ fn assert_only_class_set(plain: &str, rendered: &str) {
     };
     let (plain, mut rendered) = (objects(plain), objects(rendered));
     assert_eq!(plain.len(), 7, "{plain:?}");
-    let ds = rendered.iter_mut().find(|d| d["kind"] == "DaemonSet").unwrap();
+    let ds = rendered
+        .iter_mut()
+        .find(|d| d["kind"] == "DaemonSet")
+        .unwrap();
     let spec = ds["spec"]["template"]["spec"].as_object_mut().unwrap();
-    assert_eq!(spec.remove("priorityClassName").unwrap(), "system-node-critical");
+    assert_eq!(
+        spec.remove("priorityClassName").unwrap(),
+        "system-node-critical"
+    );
     assert_eq!(plain, rendered);
 }
 
@@ -194,13 +212,19 @@ fn cluster_helm3_post_renderer_installs_charts_with_their_class() {
 
     // The README's command: flannel's chart already names system-node-critical, and keeps it.
     helm.ok(HELM3_INSTALL, &[]);
-    assert_eq!(class_of(&cluster, "kube-flannel", "kube-flannel-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-flannel", "kube-flannel-ds"),
+        "system-node-critical"
+    );
 
     // The upstream Multus DaemonSet has no class; the post-renderer adds it.
     let chart = multus_chart(helm.home.path());
     let post_render = &HELM3_INSTALL[HELM3_INSTALL.find("--post-renderer ").unwrap()..];
     let args: Vec<&str> = post_render.split(' ').collect();
-    let plain = helm.ok("helm template multus", &[&chart, "--namespace", "kube-system"]);
+    let plain = helm.ok(
+        "helm template multus",
+        &[&chart, "--namespace", "kube-system"],
+    );
     let rendered = helm.ok(
         "helm template multus",
         &[&[chart.as_str(), "--namespace", "kube-system"][..], &args].concat(),
@@ -210,7 +234,10 @@ fn cluster_helm3_post_renderer_installs_charts_with_their_class() {
         "helm install multus",
         &[&[chart.as_str(), "--namespace", "kube-system"][..], &args].concat(),
     );
-    assert_eq!(class_of(&cluster, "kube-system", "kube-multus-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-system", "kube-multus-ds"),
+        "system-node-critical"
+    );
 }
 
 #[test]
@@ -230,7 +257,9 @@ fn cluster_helm3_audit_only_fails_the_install_and_says_why() {
     assert!(!out.status.success(), "audit-only install succeeded");
     let err = stderr(&out);
     assert!(
-        err.contains("kube-system/DaemonSet/kube-multus-ds needs priorityClassName system-node-critical"),
+        err.contains(
+            "kube-system/DaemonSet/kube-multus-ds needs priorityClassName system-node-critical"
+        ),
         "helm does not say why: {err}"
     );
     let get = cluster.kubectl(&["get", "daemonset", "-n", "kube-system", "kube-multus-ds"]);
@@ -240,7 +269,10 @@ fn cluster_helm3_audit_only_fails_the_install_and_says_why() {
         "helm install flannel testdata/upstream/flannel/chart --namespace kube-flannel --create-namespace",
         &args,
     );
-    assert_eq!(class_of(&cluster, "kube-flannel", "kube-flannel-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-flannel", "kube-flannel-ds"),
+        "system-node-critical"
+    );
 }
 
 #[test]
@@ -256,14 +288,20 @@ fn cluster_helm4_plugin_installs_charts_with_their_class() {
     assert!(helm.ok("helm plugin list", &[]).contains("priorityguard"));
 
     helm.ok(HELM4_INSTALL, &[]);
-    assert_eq!(class_of(&cluster, "kube-flannel", "kube-flannel-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-flannel", "kube-flannel-ds"),
+        "system-node-critical"
+    );
 
     // Helm 4 passes hooks through the post-renderer too: the hook ConfigMap comes out as it
     // went in, the DaemonSet gets its class.
     let chart = multus_chart(helm.home.path());
     let post_render = &HELM4_INSTALL[HELM4_INSTALL.find("--post-renderer ").unwrap()..];
     let args: Vec<&str> = post_render.split(' ').collect();
-    let plain = helm.ok("helm template multus", &[&chart, "--namespace", "kube-system"]);
+    let plain = helm.ok(
+        "helm template multus",
+        &[&chart, "--namespace", "kube-system"],
+    );
     let rendered = helm.ok(
         "helm template multus",
         &[&[chart.as_str(), "--namespace", "kube-system"][..], &args].concat(),
@@ -274,7 +312,10 @@ fn cluster_helm4_plugin_installs_charts_with_their_class() {
         "helm install multus",
         &[&[chart.as_str(), "--namespace", "kube-system"][..], &args].concat(),
     );
-    assert_eq!(class_of(&cluster, "kube-system", "kube-multus-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-system", "kube-multus-ds"),
+        "system-node-critical"
+    );
 }
 
 #[test]
@@ -295,7 +336,9 @@ fn cluster_helm4_audit_only_fails_the_install_and_says_why() {
     assert!(!out.status.success(), "audit-only install succeeded");
     let err = stderr(&out);
     assert!(
-        err.contains("kube-system/DaemonSet/kube-multus-ds needs priorityClassName system-node-critical"),
+        err.contains(
+            "kube-system/DaemonSet/kube-multus-ds needs priorityClassName system-node-critical"
+        ),
         "helm does not say why: {err}"
     );
     let get = cluster.kubectl(&["get", "daemonset", "-n", "kube-system", "kube-multus-ds"]);
@@ -340,7 +383,10 @@ fn cluster_kustomize_function_fixes_upstream_multus() {
 
     let cluster = TestCluster::start(Options::default()).unwrap();
     cluster.kubectl_ok(&["apply", "-f", "-"], Some(&built));
-    assert_eq!(class_of(&cluster, "kube-system", "kube-multus-ds"), "system-node-critical");
+    assert_eq!(
+        class_of(&cluster, "kube-system", "kube-multus-ds"),
+        "system-node-critical"
+    );
 }
 
 #[test]
@@ -365,7 +411,10 @@ fn kustomize_function_audit_only_fails_the_build() {
     std::fs::write(dir.path().join("priorityguard.yaml"), config).unwrap();
     let tool = Deployer::new(&kustomize, "kustomize", None);
     let path = dir.path().display().to_string();
-    let out = tool.run("kustomize build --enable-alpha-plugins --enable-exec", &[&path]);
+    let out = tool.run(
+        "kustomize build --enable-alpha-plugins --enable-exec",
+        &[&path],
+    );
     assert!(!out.status.success(), "audit-only build succeeded");
     let err = stderr(&out);
     assert!(
@@ -378,7 +427,12 @@ fn kustomize_function_audit_only_fails_the_build() {
 #[test]
 fn readme_shows_the_tested_commands() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    for command in [HELM3_INSTALL, HELM4_PLUGIN_INSTALL, HELM4_INSTALL, KUSTOMIZE_BUILD] {
+    for command in [
+        HELM3_INSTALL,
+        HELM4_PLUGIN_INSTALL,
+        HELM4_INSTALL,
+        KUSTOMIZE_BUILD,
+    ] {
         assert!(readme.contains(command), "README.md lacks `{command}`");
     }
 }

@@ -16,7 +16,10 @@ fn post_render_adds_only_the_class() {
     let output = text(&out.stdout);
     // Comments, order, everything: the input with one line inserted.
     let mut expected: Vec<&str> = input.lines().collect();
-    let at = expected.iter().position(|l| *l == "      hostNetwork: true").unwrap();
+    let at = expected
+        .iter()
+        .position(|l| *l == "      hostNetwork: true")
+        .unwrap();
     expected.insert(at + 1, "      priorityClassName: system-node-critical");
     assert_eq!(output.lines().collect::<Vec<_>>(), expected);
     assert!(output.starts_with("# Note:\n"));
@@ -33,13 +36,19 @@ fn post_render_adds_only_the_class() {
 #[test]
 fn post_render_policy_and_class_apply() {
     let input = std::fs::read(upstream("multus-cni/multus-daemonset.yml")).unwrap();
-    let out = priorityguard_stdin(&["fix", "--post-render", "--class", "node-agents"], Some(&input));
+    let out = priorityguard_stdin(
+        &["fix", "--post-render", "--class", "node-agents"],
+        Some(&input),
+    );
     assert!(text(&out.stdout).contains("      priorityClassName: node-agents\n"));
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, "checks:\n  critical-without-priority: off\n").unwrap();
     let policy = policy.display().to_string();
-    let out = priorityguard_stdin(&["fix", "--post-render", "--audit-only", "--policy", &policy], Some(&input));
+    let out = priorityguard_stdin(
+        &["fix", "--post-render", "--audit-only", "--policy", &policy],
+        Some(&input),
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(out.stdout, input);
 }

@@ -125,7 +125,11 @@ impl KrmResult {
             line.push_str(": ");
         }
         if let Some(r) = &self.resource_ref {
-            let ns = r.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default();
+            let ns = r
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
             line.push_str(&format!("{} {ns}{}: ", r.kind, r.name));
         }
         line.push_str(&self.message);
@@ -328,7 +332,11 @@ fn options_of(doc: ConfigDoc) -> Result<Options, KrmError> {
                         options.mode = match value.as_str() {
                             "fix" => Mode::Fix,
                             "audit-only" => Mode::AuditOnly,
-                            _ => return Err(bad(format!("data.mode: {value:?}: want fix or audit-only"))),
+                            _ => {
+                                return Err(bad(format!(
+                                    "data.mode: {value:?}: want fix or audit-only"
+                                )));
+                            }
                         }
                     }
                     "class" => options.class = Some(value),
@@ -336,7 +344,11 @@ fn options_of(doc: ConfigDoc) -> Result<Options, KrmError> {
                         options.policy = pg_yaml::from_str(&value)
                             .map_err(|e| bad(format!("data.policy: {e}")))?
                     }
-                    _ => return Err(bad(format!("data.{key}: unknown key (mode, class, policy)"))),
+                    _ => {
+                        return Err(bad(format!(
+                            "data.{key}: unknown key (mode, class, policy)"
+                        )));
+                    }
                 }
             }
             Ok(options)
@@ -394,7 +406,10 @@ fn result_for(f: &Finding, changes: &[Change], items: &[Item], mode: Mode) -> Kr
         },
     };
     let file = item.and_then(|i| {
-        let annotation = |keys: [&str; 2]| keys.iter().find_map(|k| i.meta.metadata.annotations.get(*k));
+        let annotation = |keys: [&str; 2]| {
+            keys.iter()
+                .find_map(|k| i.meta.metadata.annotations.get(*k))
+        };
         annotation(PATH_ANNOTATIONS).map(|path| FileRef {
             path: path.clone(),
             index: annotation(INDEX_ANNOTATIONS).and_then(|i| i.parse().ok()),

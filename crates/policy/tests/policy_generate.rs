@@ -109,7 +109,10 @@ fn policy_modes_become_each_engines_actions() {
     let kyverno = |mode| {
         let p = &objects(Engine::Kyverno, Some(mode))[0];
         assert_eq!(p["apiVersion"], "policies.kyverno.io/v1");
-        assert_eq!(p["spec"]["autogen"]["podControllers"]["controllers"], serde_json::json!([]));
+        assert_eq!(
+            p["spec"]["autogen"]["podControllers"]["controllers"],
+            serde_json::json!([])
+        );
         p["spec"]["validationActions"].clone()
     };
     assert_eq!(kyverno(Mode::Enforce), serde_json::json!(["Deny"]));
@@ -119,9 +122,20 @@ fn policy_modes_become_each_engines_actions() {
     assert_eq!(mutate["kind"], "MutatingPolicy");
     assert_eq!(mutate["spec"]["mutations"][0]["patchType"], "JSONPatch");
     // Pod templates only: a bare Pod's priority is already resolved when mutation runs.
-    let rules = mutate["spec"]["matchConstraints"]["resourceRules"].as_array().unwrap();
-    assert!(rules.iter().all(|r| !r["resources"].as_array().unwrap().contains(&"pods".into())));
-    assert!(rules.iter().any(|r| r["resources"].as_array().unwrap().contains(&"daemonsets".into())));
+    let rules = mutate["spec"]["matchConstraints"]["resourceRules"]
+        .as_array()
+        .unwrap();
+    assert!(
+        rules
+            .iter()
+            .all(|r| !r["resources"].as_array().unwrap().contains(&"pods".into()))
+    );
+    assert!(rules.iter().any(|r| {
+        r["resources"]
+            .as_array()
+            .unwrap()
+            .contains(&"daemonsets".into())
+    }));
 
     let kyverno = |mode| {
         let p = &objects(Engine::KyvernoLegacy, Some(mode))[0];
@@ -235,7 +249,10 @@ fn policy_file_entries_and_checks_reach_every_engine() {
     let mutate = generate_with(Engine::KyvernoLegacy, Some(Mode::Mutate), Some(&policy));
     assert!(mutate.contains("&& 'infra-high'"), "{mutate}");
     let mutate = generate_with(Engine::Kyverno, Some(Mode::Mutate), Some(&policy));
-    assert!(mutate.contains("is_acme_agent") && mutate.contains("'infra-high'"), "{mutate}");
+    assert!(
+        mutate.contains("is_acme_agent") && mutate.contains("'infra-high'"),
+        "{mutate}"
+    );
 
     // With both checks off there is nothing to validate, but mutation still makes sense.
     let off = policy_file(
