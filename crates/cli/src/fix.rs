@@ -60,7 +60,7 @@ pub struct FixArgs {
     /// Be a Helm post-renderer (or any manifest filter): read the manifests on stdin, write
     /// them to stdout with every critical workload on its recommended class, every other
     /// byte as it was
-    #[arg(long, conflicts_with_all = ["cluster", "diff", "write", "check", "emit", "template_expr"])]
+    #[arg(long, conflicts_with_all = ["cluster", "diff", "write", "check", "emit", "template_expr", "values"])]
     pub post_render: bool,
     /// With --post-render: change nothing; exit 1, naming each workload that would change
     /// on stderr, so that the install fails
@@ -282,7 +282,7 @@ fn post_render(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
     let options = Options {
         class: a.class.clone(),
         only: a.only,
-        template_expr: None,
+        ..Options::default()
     };
     let config = Config::new(false, policy);
     let streamed = match pg_fix::fix_text(

@@ -160,8 +160,7 @@ pub fn run(input: String) -> Result<Output, KrmError> {
     let config = Config::new(false, &options.policy);
     let fix_options = pg_fix::Options {
         class: options.class.clone(),
-        only: None,
-        template_expr: None,
+        ..pg_fix::Options::default()
     };
     let streamed = pg_fix::fix_text(
         Source::stdin(input),
