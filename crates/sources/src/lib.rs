@@ -7,6 +7,7 @@
 
 mod file;
 pub mod helm;
+mod jinja;
 pub mod json;
 mod kustomize;
 pub mod raw;

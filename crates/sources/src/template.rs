@@ -8,7 +8,7 @@
 
 use pg_yaml::{OriginalText, Pos, ScalarStyle, Tree};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -88,35 +88,19 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
         return (r.text, r.expressions);
     }
     let mut bytes = source.as_bytes().to_vec();
-    let mut expressions: Vec<Range<usize>> = Vec::new();
-    let mut i = 0;
-    while let Some(found) = memchr::memchr(b'{', &bytes[i..]) {
-        let open = i + found;
-        let Some(&next) = bytes.get(open + 1) else {
-            break;
-        };
-        let close_pat: &[u8] = match (dialect, next) {
-            (_, b'{') => b"}}",
-            (Dialect::Jinja, b'%') => b"%}",
-            (Dialect::Jinja, b'#') => b"#}",
-            _ => {
-                i = open + 1;
-                continue;
-            }
-        };
-        let Some(rel) = memchr::memmem::find(&bytes[open + 2..], close_pat) else {
-            break;
-        };
-        let end = open + 2 + rel + 2;
-        if next != b'{' {
-            blank(&mut bytes[open..end]);
-        } else {
-            expressions.push(open..end);
-        }
-        i = end;
-    }
+    let expressions = crate::jinja::set_aside_statements(source, &mut bytes);
+    with_placeholders(source, bytes, expressions)
+}
+
+/// Sets aside lines that hold only expressions and turns the other expressions into
+/// placeholders of the same length. `expressions` is sorted and non-overlapping.
+pub(crate) fn with_placeholders(
+    source: &str,
+    mut bytes: Vec<u8>,
+    expressions: Vec<Range<usize>>,
+) -> (String, Expressions) {
     // A line that holds only expressions stands for YAML we cannot know: set it aside.
-    // `expressions` is sorted and non-overlapping: a binary search finds the one covering a byte.
+    // A binary search finds the expression covering a byte.
     let covered = |at: usize| {
         let i = expressions.partition_point(|x| x.end <= at);
         expressions.get(i).is_some_and(|x| x.start <= at)
@@ -165,7 +149,7 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
     )
 }
 
-fn blank(bytes: &mut [u8]) {
+pub(crate) fn blank(bytes: &mut [u8]) {
     for b in bytes {
         if *b != b'\n' {
             *b = b' ';
@@ -195,7 +179,7 @@ pub fn resolve_default(expression: &str, file: &Path) -> Option<String> {
     if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
-    role_defaults(file)
+    crate::jinja::role_defaults(file)
         .into_iter()
         .find_map(|f| lookup_yaml(&f, &[var]))
 }
@@ -220,32 +204,8 @@ fn quoted_prefix(s: &str) -> Option<String> {
     rest.find(quote).map(|end| rest[..end].to_string())
 }
 
-/// `roles/<role>/defaults/main.yml` (or `defaults/main/*.yml`) for a file under
-/// `roles/<role>/templates/`.
-fn role_defaults(file: &Path) -> Vec<PathBuf> {
-    let Some(role) = file
-        .ancestors()
-        .find(|d| d.file_name().is_some_and(|n| n == "templates"))
-        .and_then(Path::parent)
-    else {
-        return Vec::new();
-    };
-    let defaults = role.join("defaults");
-    let mut files: Vec<PathBuf> = ["main.yml", "main.yaml"]
-        .iter()
-        .map(|n| defaults.join(n))
-        .filter(|p| p.is_file())
-        .collect();
-    if let Ok(dir) = std::fs::read_dir(defaults.join("main")) {
-        let mut more: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        more.sort();
-        files.extend(more);
-    }
-    files
-}
-
 /// A plain scalar at `keys` in a small YAML file (values or defaults).
-fn lookup_yaml(file: &Path, keys: &[&str]) -> Option<String> {
+pub(crate) fn lookup_yaml(file: &Path, keys: &[&str]) -> Option<String> {
     let text = std::fs::read_to_string(file).ok()?;
     let mut found = None;
     let _ = pg_yaml::parse_stream(&text, |unit| {
