@@ -5,6 +5,7 @@
 //! A bad input never stops the run: it becomes an [`pg_model::InputProblem`] naming the file
 //! (and line), and the other inputs are still read.
 
+pub mod ansible;
 mod file;
 pub mod helm;
 mod jinja;
