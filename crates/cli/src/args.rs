@@ -80,7 +80,25 @@ pub struct InputArgs {
     )]
     pub values: Vec<PathBuf>,
     #[command(flatten)]
+    pub walk: WalkArgs,
+    #[command(flatten)]
     pub cluster: ClusterArgs,
+}
+
+/// How directories and templates are read.
+#[derive(Args, Debug, Clone, Default)]
+pub struct WalkArgs {
+    /// Follow symbolic links to directories (like ripgrep's -L); a file reached twice is
+    /// read once either way
+    #[arg(short = 'L', long)]
+    pub follow: bool,
+    /// An Ansible inventory directory: templates in roles also see its group_vars/
+    #[arg(long, value_name = "DIR")]
+    pub inventory: Option<PathBuf>,
+    /// Also list what was skipped quietly (documents that are not Kubernetes objects,
+    /// directory links not followed)
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
 }
 
 #[derive(Args, Debug)]

@@ -32,9 +32,16 @@ pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loade
                 max_yaml_bytes: input.max_yaml_size << 20,
                 keep_labels: Some(keep_labels.into()),
                 values: input.values.clone(),
+                follow: input.walk.follow,
+                inventory: input.walk.inventory.clone(),
             },
         )
     };
+    if input.walk.verbose {
+        for p in &loaded.quiet {
+            print_problem(p);
+        }
+    }
     for p in &loaded.problems {
         print_problem(p);
     }

@@ -108,6 +108,8 @@ pub struct FixArgs {
         conflicts_with = "cluster"
     )]
     pub values: Vec<PathBuf>,
+    #[command(flatten)]
+    pub walk: crate::args::WalkArgs,
     /// Patch the workloads (after a server-side dry run and confirmation)
     #[arg(long, requires = "cluster")]
     pub apply: bool,
@@ -174,6 +176,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
         paths: a.paths.iter().filter(|p| *p != "-").cloned().collect(),
         max_yaml_size: a.max_yaml_size,
         values: a.values.clone(),
+        walk: a.walk.clone(),
         cluster: a.cluster,
     };
     let mut loaded = if input.paths.is_empty() {
@@ -390,6 +393,7 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
             paths: Vec::new(),
             max_yaml_size: 0,
             values: Vec::new(),
+            walk: Default::default(),
             cluster: ClusterArgs {
                 cluster: true,
                 context: a.cluster.context.clone(),

@@ -6,7 +6,7 @@
 //! the file is parsed again here with the same parser and template rewrite as the audit uses.
 
 use crate::text::Text;
-use pg_model::{ClassRef, Location, Object, ObjectRef, SpecPositions, WorkloadKind};
+use pg_model::{Location, Object, ObjectRef, SpecPositions, WorkloadKind};
 use pg_sources::raw::{RawObject, Scalar, pod_spec_path};
 use pg_yaml::{NodeDe, NodeId, NodeKind, Pos, ScalarStyle, Tree};
 use serde::Deserialize;
@@ -120,19 +120,8 @@ pub fn parse(text: &Text, name: &Arc<str>, path: Option<&Path>) -> Result<Parsed
                 if let Some(facts) = text.helm() {
                     facts.resolve(w);
                 }
-                if let (
-                    ClassRef::Templated {
-                        expression,
-                        default,
-                    },
-                    Some(p),
-                ) = (&w.pod.priority_class, path)
-                    && default.is_none()
-                {
-                    let resolved = pg_sources::template::resolve_default(expression, p);
-                    if let ClassRef::Templated { default, .. } = &mut w.pod.priority_class {
-                        *default = resolved;
-                    }
+                if let Some(p) = path {
+                    pg_sources::resolve_templated(w, p, None);
                 }
                 parsed.sites.push(Site {
                     object: w.object_ref(),

@@ -40,6 +40,14 @@ pub struct Stats {
     pub workloads: u64,
     pub pods: u64,
     pub priority_classes: u64,
+    /// YAML and JSON documents in a walk that are not Kubernetes objects (Ansible plays, CI
+    /// configs, values files, JSON schemas), skipped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_kubernetes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Everything an audit produced, in the order reporters print it.

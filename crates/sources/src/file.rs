@@ -21,6 +21,10 @@ pub struct Options {
     pub keep_labels: Option<Arc<[String]>>,
     /// Values files merged over a Helm chart's own, as `helm template -f` does.
     pub values: Vec<PathBuf>,
+    /// Follow symbolic links to directories in a walk (`--follow`).
+    pub follow: bool,
+    /// An Ansible inventory whose `group_vars/` templates in roles see (`--inventory`).
+    pub inventory: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -29,6 +33,8 @@ impl Default for Options {
             max_yaml_bytes: 64 << 20,
             keep_labels: None,
             values: Vec::new(),
+            follow: false,
+            inventory: None,
         }
     }
 }
@@ -101,7 +107,7 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
     if let Err(e) = file.read_to_end(&mut bytes) {
         return problem(&*name, describe_io_error(&e));
     }
-    load_bytes(name, bytes, Dialect::of(path), Some(path), opts)
+    load_bytes(name, bytes, Dialect::of(path), Some(path), explicit, opts)
 }
 
 pub fn load_stdin(opts: &Options) -> Loaded {
@@ -127,7 +133,7 @@ pub fn load_stdin(opts: &Options) -> Loaded {
             "YAML on standard input is larger than the YAML limit",
         );
     }
-    load_bytes(name, bytes, None, None, opts)
+    load_bytes(name, bytes, None, None, true, opts)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
@@ -216,6 +222,7 @@ fn load_bytes(
     bytes: Vec<u8>,
     dialect: Option<Dialect>,
     path: Option<&Path>,
+    explicit: bool,
     opts: &Options,
 ) -> Loaded {
     let size = bytes.len() as u64;
@@ -255,8 +262,16 @@ fn load_bytes(
     };
     loaded.stats.files = 1;
     loaded.stats.bytes = size;
+    // Documents that are (or claim to be) Kubernetes objects, readable or not.
+    let mut kubernetes = 0;
     let result = pg_yaml::parse_stream(source, |unit| {
         loaded.stats.documents += 1;
+        let root = unit.tree.node(unit.root);
+        if is_empty_document(unit.tree, unit.root) {
+            return;
+        }
+        let claims = unit.tree.get(unit.root, "apiVersion").is_some()
+            && unit.tree.get(unit.root, "kind").is_some();
         let de = NodeDe {
             tree: unit.tree,
             id: unit.root,
@@ -265,47 +280,119 @@ fn load_bytes(
                 .map(|x| x as &dyn pg_yaml::OriginalText),
         };
         match RawObject::deserialize(de) {
+            Ok(raw) if raw.kind.is_none() && raw.api_version.is_none() => {
+                not_kubernetes(&mut loaded, format!("{name}:{}", root.start.line));
+            }
             Ok(raw) => {
+                kubernetes += 1;
                 if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {
                     locate(&mut object, unit.tree, unit.root, &name);
                     if let (Object::Workload(w), Some(facts)) = (&mut object, &helm_facts) {
                         facts.resolve(w);
                     }
                     if let (Object::Workload(w), Some(p)) = (&mut object, path) {
-                        resolve_template_default(w, p);
+                        resolve_templated(w, p, opts.inventory.as_deref());
                     }
                     count(&mut loaded, &object);
                     loaded.objects.push(object);
                 }
             }
-            Err(e) => loaded.problems.push(InputProblem {
-                source: format!(
-                    "{name}:{}",
-                    e.line.unwrap_or(unit.tree.node(unit.root).start.line)
-                ),
-                message: format!("not a valid Kubernetes object: {e}"),
-                skipped: false,
-            }),
+            Err(_) if !claims => {
+                not_kubernetes(&mut loaded, format!("{name}:{}", root.start.line));
+            }
+            Err(e) => {
+                kubernetes += 1;
+                loaded.problems.push(InputProblem {
+                    source: format!("{name}:{}", e.line.unwrap_or(root.start.line)),
+                    message: format!("not a valid Kubernetes object: {e}"),
+                    skipped: false,
+                });
+            }
         }
     });
     if let Err(e) = result {
         // JSON that YAML's parser refuses (tabs, for one) may still be valid JSON.
         if starts_like_json(source.as_bytes()) && expressions.is_none() {
-            let mut retry = load_json_stream(name, io::Cursor::new(source.as_bytes()), size, opts);
+            let mut retry =
+                load_json_stream(name.clone(), io::Cursor::new(source.as_bytes()), size, opts);
             if retry.problems.is_empty() {
                 return retry;
+            }
+            if !explicit && !claims_kubernetes(source) {
+                return skipped_unreadable(name, size);
             }
             retry.objects.clear();
             loaded.problems.append(&mut retry.problems);
             return loaded;
+        }
+        if !explicit && !claims_kubernetes(source) {
+            return skipped_unreadable(name, size);
         }
         loaded.problems.push(InputProblem {
             source: format!("{name}:{}:{}", e.line, e.col),
             message: yaml_message(&e.message),
             skipped: false,
         });
+        return loaded;
+    }
+    if explicit && kubernetes == 0 && loaded.problems.is_empty() {
+        loaded.problems.push(InputProblem {
+            source: name.to_string(),
+            message: "holds no Kubernetes object (no document has apiVersion and kind)".into(),
+            skipped: true,
+        });
     }
     loaded
+}
+
+/// An empty document (`---` with nothing after it, or only comments).
+fn is_empty_document(tree: &Tree, root: NodeId) -> bool {
+    matches!(
+        &tree.node(root).kind,
+        pg_yaml::NodeKind::Scalar { value, style: pg_yaml::ScalarStyle::Plain }
+            if value.is_empty() || value == "~" || value == "null"
+    )
+}
+
+const NOT_KUBERNETES: &str = "not a Kubernetes object (no apiVersion and kind), skipped";
+
+fn not_kubernetes(loaded: &mut Loaded, source: String) {
+    loaded.stats.not_kubernetes += 1;
+    loaded.quiet.push(InputProblem {
+        source,
+        message: NOT_KUBERNETES.into(),
+        skipped: true,
+    });
+}
+
+/// A file found in a walk that neither parses nor mentions `apiVersion` and `kind`: a
+/// template of something else, not a broken manifest.
+fn skipped_unreadable(name: Arc<str>, size: u64) -> Loaded {
+    let mut loaded = Loaded::default();
+    loaded.stats.files = 1;
+    loaded.stats.bytes = size;
+    loaded.stats.not_kubernetes = 1;
+    loaded.quiet.push(InputProblem {
+        source: name.to_string(),
+        message: "neither YAML nor JSON that parses, and no apiVersion and kind in it: not a manifest, skipped".into(),
+        skipped: true,
+    });
+    loaded
+}
+
+/// Whether text that does not parse still says it holds Kubernetes objects: a line starting
+/// (after indentation or `- `) with an `apiVersion` key, and one with a `kind` key.
+fn claims_kubernetes(text: &str) -> bool {
+    let has_key = |key: &str| {
+        text.lines().any(|line| {
+            let l = line.trim_start_matches([' ', '\t', '-', '{', ',']);
+            let l = l.strip_prefix('"').unwrap_or(l);
+            l.strip_prefix(key)
+                .map(|r| r.strip_prefix('"').unwrap_or(r).trim_start())
+                .is_some_and(|r| r.starts_with(':'))
+        })
+    };
+    has_key("apiVersion") && has_key("kind")
 }
 
 /// Parser messages, with a hint where the usual cause is known.
@@ -341,6 +428,49 @@ fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
         class: key("priorityClassName"),
         priority: key("priority"),
     }));
+}
+
+/// What a workload read from the template at `path` renders to, as far as its Ansible role's
+/// variables (and `inventory`'s group_vars) or its Helm chart's values tell.
+pub fn resolve_templated(w: &mut Workload, path: &Path, inventory: Option<&Path>) {
+    if Dialect::of(path) == Some(Dialect::Jinja)
+        && let Some(vars) = crate::ansible::vars_for(path, inventory)
+    {
+        resolve_ansible(w, &vars);
+    }
+    resolve_template_default(w, path);
+}
+
+/// Images, name, namespace and class of a workload in an Ansible role, as Ansible would
+/// render them from the role's variables (what cannot be resolved stays as written).
+fn resolve_ansible(w: &mut Workload, vars: &crate::ansible::Vars) {
+    for c in &mut w.pod.containers {
+        if c.image.contains("{{")
+            && let Some(r) = vars.resolve(&c.image)
+        {
+            c.image = r.text;
+            c.image_from = Some(r.origin.to_string());
+        }
+    }
+    for field in [&mut w.name, w.namespace.get_or_insert_default()] {
+        if field.contains("{{")
+            && let Some(r) = vars.resolve(field)
+        {
+            *field = r.text;
+        }
+    }
+    if w.namespace.as_deref() == Some("") {
+        w.namespace = None;
+    }
+    if let ClassRef::Templated {
+        expression,
+        default,
+    } = &mut w.pod.priority_class
+        && let Some(r) = vars.resolve(expression)
+        && !r.text.contains("{{")
+    {
+        *default = Some(r.text);
+    }
 }
 
 fn resolve_template_default(w: &mut Workload, path: &Path) {

@@ -15,7 +15,7 @@ pub mod raw;
 pub mod template;
 mod walk;
 
-pub use file::Options;
+pub use file::{Options, resolve_templated};
 pub use walk::Input;
 
 use pg_model::{InputProblem, Object, Stats};
@@ -28,6 +28,9 @@ use std::path::PathBuf;
 pub struct Loaded {
     pub objects: Vec<Object>,
     pub problems: Vec<InputProblem>,
+    /// What was skipped without a word (documents that are not Kubernetes objects, directory
+    /// links not followed): listed only on request (`--verbose`).
+    pub quiet: Vec<InputProblem>,
     pub stats: Stats,
 }
 
@@ -35,6 +38,7 @@ impl Loaded {
     fn absorb(&mut self, other: Loaded) {
         self.objects.extend(other.objects);
         self.problems.extend(other.problems);
+        self.quiet.extend(other.quiet);
         let (a, b) = (&mut self.stats, other.stats);
         a.files += b.files;
         a.bytes += b.bytes;
@@ -42,20 +46,35 @@ impl Loaded {
         a.workloads += b.workloads;
         a.pods += b.pods;
         a.priority_classes += b.priority_classes;
+        a.not_kubernetes += b.not_kubernetes;
     }
 }
 
-/// Reads all inputs, files in parallel, results in input order.
+/// Reads all inputs, files in parallel, results in input order. A file reached by several
+/// paths (arguments, links) is read once, under the first of them.
 pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
     let mut loaded = Loaded::default();
-    let mut files = Vec::new();
+    let mut files: Vec<walk::FileInput> = Vec::new();
+    let mut seen = std::collections::HashMap::new();
     for input in inputs {
         match input {
             Input::Stdin => loaded.absorb(file::load_stdin(opts)),
             Input::Path(path) => {
-                let expanded = walk::expand(path);
+                let expanded = walk::expand(path, opts.follow);
                 loaded.problems.extend(expanded.problems);
-                files.extend(expanded.files);
+                loaded.quiet.extend(expanded.quiet);
+                for f in expanded.files {
+                    let id = walk::identity(&f.path);
+                    if let Some(&first) = id.as_ref().and_then(|id| seen.get(id)) {
+                        let first: &mut walk::FileInput = &mut files[first];
+                        first.explicit |= f.explicit;
+                        continue;
+                    }
+                    if let Some(id) = id {
+                        seen.insert(id, files.len());
+                    }
+                    files.push(f);
+                }
             }
         }
     }

@@ -1,5 +1,7 @@
-//! Expands directories into the manifest files below them, honouring `.gitignore`-style
-//! ignore files, skipping hidden files with a note, and reporting symlink loops.
+//! Expands directories into the manifest files below them, as ripgrep walks: honouring
+//! `.gitignore`-style ignore files, skipping hidden files with a note, not following links to
+//! directories unless asked (`--follow`, which reports symlink loops). Links to files are read;
+//! [`crate::load`] reads each real file once however many paths reach it.
 
 use pg_model::InputProblem;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,8 @@ pub struct FileInput {
 pub struct Expanded {
     pub files: Vec<FileInput>,
     pub problems: Vec<InputProblem>,
+    /// Links to directories not followed, for `--verbose`.
+    pub quiet: Vec<InputProblem>,
 }
 
 /// File names a directory walk picks up: YAML and JSON, also as Jinja2 templates
@@ -49,10 +53,23 @@ pub fn is_manifest_name(path: &Path) -> bool {
         || crate::helm::is_helpers_file(path)
 }
 
-pub fn expand(path: &Path) -> Expanded {
+/// What makes two paths the same file: device and inode (the canonical path elsewhere).
+#[cfg(unix)]
+pub fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+pub fn identity(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok()
+}
+
+pub fn expand(path: &Path, follow: bool) -> Expanded {
     let mut out = Expanded {
         files: Vec::new(),
         problems: Vec::new(),
+        quiet: Vec::new(),
     };
     match std::fs::metadata(path) {
         Err(e) => out.problems.push(InputProblem {
@@ -64,17 +81,17 @@ pub fn expand(path: &Path) -> Expanded {
             path: path.to_path_buf(),
             explicit: true,
         }),
-        Ok(_) => walk_dir(path, &mut out),
+        Ok(_) => walk_dir(path, follow, &mut out),
     }
     out
 }
 
-fn walk_dir(root: &Path, out: &mut Expanded) {
+fn walk_dir(root: &Path, follow: bool, out: &mut Expanded) {
     let hidden: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
     let seen_hidden = Arc::clone(&hidden);
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
-        .follow_links(true)
+        .follow_links(follow)
         // Ignore files apply even outside a git repository: users keep manifests anywhere.
         .require_git(false)
         .sort_by_file_path(|a, b| a.cmp(b))
@@ -95,7 +112,30 @@ fn walk_dir(root: &Path, out: &mut Expanded) {
     for entry in walker {
         match entry {
             Ok(e) => {
-                if e.file_type().is_some_and(|t| t.is_file()) && is_manifest_name(e.path()) {
+                let Some(t) = e.file_type() else { continue };
+                if t.is_symlink() && e.depth() > 0 {
+                    // Only reached without --follow: ignore follows links itself otherwise.
+                    match std::fs::metadata(e.path()) {
+                        Ok(m) if m.is_dir() => out.quiet.push(InputProblem {
+                            source: e.path().display().to_string(),
+                            message: "link to a directory, not followed (--follow reads it)".into(),
+                            skipped: true,
+                        }),
+                        Ok(_) if is_manifest_name(e.path()) => out.files.push(FileInput {
+                            path: e.into_path(),
+                            explicit: false,
+                        }),
+                        Ok(_) => {}
+                        Err(err) => out.quiet.push(InputProblem {
+                            source: e.path().display().to_string(),
+                            message: format!(
+                                "link not followed: {}",
+                                crate::file::describe_io_error(&err)
+                            ),
+                            skipped: true,
+                        }),
+                    }
+                } else if t.is_file() && is_manifest_name(e.path()) {
                     out.files.push(FileInput {
                         path: e.into_path(),
                         explicit: false,

@@ -240,6 +240,7 @@ pub fn report() -> Report {
             workloads: 12,
             pods: 40,
             priority_classes: 2,
+            not_kubernetes: 0,
         },
     }
 }
@@ -254,6 +255,7 @@ pub fn clean_report() -> Report {
             workloads: 1,
             pods: 0,
             priority_classes: 0,
+            not_kubernetes: 0,
         },
         ..Report::default()
     }
