@@ -270,8 +270,14 @@ fn load_bytes(
         if is_empty_document(unit.tree, unit.root) {
             return;
         }
-        let claims = unit.tree.get(unit.root, "apiVersion").is_some()
-            && unit.tree.get(unit.root, "kind").is_some();
+        let is_map = matches!(root.kind, pg_yaml::NodeKind::Map(_));
+        let has = |key| is_map && unit.tree.get(unit.root, key).is_some();
+        let (has_api_version, has_kind) = (has("apiVersion"), has("kind"));
+        if !has_api_version && !has_kind {
+            not_kubernetes(&mut loaded, format!("{name}:{}", root.start.line));
+            return;
+        }
+        let claims = has_api_version && has_kind;
         let de = NodeDe {
             tree: unit.tree,
             id: unit.root,
@@ -280,9 +286,6 @@ fn load_bytes(
                 .map(|x| x as &dyn pg_yaml::OriginalText),
         };
         match RawObject::deserialize(de) {
-            Ok(raw) if raw.kind.is_none() && raw.api_version.is_none() => {
-                not_kubernetes(&mut loaded, format!("{name}:{}", root.start.line));
-            }
             Ok(raw) => {
                 kubernetes += 1;
                 if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {

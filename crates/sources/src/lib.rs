@@ -51,7 +51,7 @@ impl Loaded {
 }
 
 /// Reads all inputs, files in parallel, results in input order. A file reached by several
-/// paths (arguments, links) is read once, under the first of them.
+/// paths (arguments, links) is read once, under the first of them that is not through a link.
 pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
     let mut loaded = Loaded::default();
     let mut files: Vec<walk::FileInput> = Vec::new();
@@ -68,6 +68,10 @@ pub fn load(inputs: &[Input], opts: &Options) -> Loaded {
                     if let Some(&first) = id.as_ref().and_then(|id| seen.get(id)) {
                         let first: &mut walk::FileInput = &mut files[first];
                         first.explicit |= f.explicit;
+                        // Named by its own place rather than through a link, when it has one.
+                        if walk::through_link(&first.path) && !walk::through_link(&f.path) {
+                            first.path = f.path;
+                        }
                         continue;
                     }
                     if let Some(id) = id {

@@ -65,6 +65,11 @@ pub fn identity(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
 }
 
+/// Whether a directory on the way to `path` is a symbolic link.
+pub fn through_link(path: &Path) -> bool {
+    path.ancestors().skip(1).any(Path::is_symlink)
+}
+
 pub fn expand(path: &Path, follow: bool) -> Expanded {
     let mut out = Expanded {
         files: Vec::new(),
