@@ -61,9 +61,12 @@ pub struct Resolved {
 
 type FileVars = Arc<Vec<(String, Var)>>;
 
+/// A role's directory and the inventory given.
+type RoleKey = (PathBuf, Option<PathBuf>);
+
 /// Role variables are read once per run, whatever the number of templates using them.
-fn role_cache() -> &'static Mutex<HashMap<(PathBuf, Option<PathBuf>), Arc<Vars>>> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, Option<PathBuf>), Arc<Vars>>>> = OnceLock::new();
+fn role_cache() -> &'static Mutex<HashMap<RoleKey, Arc<Vars>>> {
+    static CACHE: OnceLock<Mutex<HashMap<RoleKey, Arc<Vars>>>> = OnceLock::new();
     CACHE.get_or_init(Mutex::default)
 }
 
@@ -620,5 +623,51 @@ mod tests {
         assert_eq!(v.resolve("{{ fact }}"), None);
         assert_eq!(v.resolve("{{ lookup('env', 'X') }}"), None);
         assert_eq!(v.resolve("{{ 'a' if repo else 'b' }}"), None);
+    }
+
+    #[test]
+    fn precedence_dependencies_kubespray_defaults_inventory_and_role_vars() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        write(
+            "roles/kubespray_defaults/defaults/main/download.yml",
+            "repo: from-kubespray-defaults\nns: kube-system\ntag: v1\nname: base\n",
+        );
+        write("roles/base/defaults/main.yml", "name: from-dependency\n");
+        write(
+            "roles/apps/x/meta/main.yml",
+            "dependencies:\n  - role: base\n",
+        );
+        write("roles/apps/x/defaults/main.yml", "tag: v2\nns: from-role\n");
+        write("roles/apps/x/vars/main.yml", "ns: from-role-vars\n");
+        write("roles/apps/x/templates/ds.yml.j2", "");
+        write("inventory/group_vars/all/all.yml", "tag: v3\n");
+        write(
+            "inventory/group_vars/k8s_cluster.yml",
+            "tag: v4\nns: from-inventory\n",
+        );
+        let template = root.join("roles/apps/x/templates/ds.yml.j2");
+
+        let v = vars_for(&template, None).unwrap();
+        let text = |v: &Vars, e: &str| v.resolve(e).unwrap().text;
+        assert_eq!(
+            text(&v, "{{ repo }}:{{ tag }}/{{ name }}/{{ ns }}"),
+            "from-kubespray-defaults:v2/from-dependency/from-role-vars"
+        );
+        let origin = v.resolve("{{ repo }}").unwrap().origin;
+        assert!(
+            origin
+                .file
+                .ends_with("roles/kubespray_defaults/defaults/main/download.yml")
+        );
+        assert_eq!(origin.line, 1);
+
+        let v = vars_for(&template, Some(&root.join("inventory"))).unwrap();
+        assert_eq!(text(&v, "{{ tag }}/{{ ns }}"), "v4/from-role-vars");
     }
 }

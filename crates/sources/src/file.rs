@@ -264,6 +264,7 @@ fn load_bytes(
     loaded.stats.bytes = size;
     // Documents that are (or claim to be) Kubernetes objects, readable or not.
     let mut kubernetes = 0;
+    let mut role_vars = None;
     let result = pg_yaml::parse_stream(source, |unit| {
         loaded.stats.documents += 1;
         let root = unit.tree.node(unit.root);
@@ -294,7 +295,10 @@ fn load_bytes(
                         facts.resolve(w);
                     }
                     if let (Object::Workload(w), Some(p)) = (&mut object, path) {
-                        resolve_templated(w, p, opts.inventory.as_deref());
+                        // Looked up once per file, at its first workload.
+                        let vars = role_vars
+                            .get_or_insert_with(|| ansible_vars(p, opts.inventory.as_deref()));
+                        resolve_with(w, p, vars.as_deref());
                     }
                     count(&mut loaded, &object);
                     loaded.objects.push(object);
@@ -436,10 +440,18 @@ fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
 /// What a workload read from the template at `path` renders to, as far as its Ansible role's
 /// variables (and `inventory`'s group_vars) or its Helm chart's values tell.
 pub fn resolve_templated(w: &mut Workload, path: &Path, inventory: Option<&Path>) {
-    if Dialect::of(path) == Some(Dialect::Jinja)
-        && let Some(vars) = crate::ansible::vars_for(path, inventory)
-    {
-        resolve_ansible(w, &vars);
+    resolve_with(w, path, ansible_vars(path, inventory).as_deref());
+}
+
+fn ansible_vars(path: &Path, inventory: Option<&Path>) -> Option<Arc<crate::ansible::Vars>> {
+    (Dialect::of(path) == Some(Dialect::Jinja))
+        .then(|| crate::ansible::vars_for(path, inventory))
+        .flatten()
+}
+
+fn resolve_with(w: &mut Workload, path: &Path, vars: Option<&crate::ansible::Vars>) {
+    if let Some(vars) = vars {
+        resolve_ansible(w, vars);
     }
     resolve_template_default(w, path);
 }

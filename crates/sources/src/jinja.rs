@@ -263,8 +263,7 @@ fn block_scalar_header(line: &[u8]) -> Option<usize> {
         return None;
     }
     let indent = text.len() - text.trim_start_matches(' ').len();
-    let dashes = text[indent..]
-        .as_bytes()
+    let dashes = text.as_bytes()[indent..]
         .chunks(2)
         .take_while(|c| c == b"- ")
         .count();
