@@ -208,6 +208,36 @@ fn kubespray_at_its_root_each_finding_once_and_no_input_error() {
         );
     }
     insta::assert_snapshot!(list.join("\n"));
+    // Every workload document of the tree is read (56 `kind:` lines of pod-creating kinds at
+    // the start of a line), among them the ovs-ovn DaemonSet after an inline if/else
+    // (kube-ovn's cni-ovn.yml.j2:508). The ConfigMaps with statements inside block scalars
+    // (coredns-config, nodelocaldns-config, local-volume-provisioner-cm) are covered by the
+    // no-input-error check above.
+    let report = json(&out);
+    assert_eq!(report["stats"]["workloads"], 56);
+    let protected: Vec<String> = report["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["protected"] == true)
+        .map(|c| {
+            format!(
+                "{}/{}",
+                c["object"]["kind"].as_str().unwrap(),
+                c["object"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for name in [
+        "DaemonSet/ovs-ovn",
+        "Deployment/coredns",
+        "DaemonSet/nodelocaldns",
+    ] {
+        assert!(
+            protected.iter().any(|p| p == name),
+            "{name} not read: {protected:?}"
+        );
+    }
 
     // As a checkout has it, with its links: `extra_playbooks/roles -> ../roles` is not
     // followed, and followed (--follow) its files are still read once.
@@ -267,4 +297,29 @@ fn kubespray_fix_write_on_a_copy_then_audit_is_clean() {
     let (again, after) = audit(copy.path(), &[]);
     assert_eq!(again.status.code(), Some(0), "still: {after:?}");
     assert!(after.is_empty(), "{after:?} (before the fix: {before:?})");
+}
+
+#[test]
+fn kubespray_with_an_inventory_its_group_vars_win_over_role_defaults() {
+    let inventory = tempfile::tempdir().unwrap();
+    let all = inventory.path().join("group_vars/all");
+    std::fs::create_dir_all(&all).unwrap();
+    std::fs::write(
+        all.join("mirror.yml"),
+        "kube_image_repo: mirror.example.com/k8s\n",
+    )
+    .unwrap();
+    let inv = inventory.path().display().to_string();
+    let (out, list) = audit(&kubespray_tree(), &["--inventory", &inv]);
+    assert_eq!(out.status.code(), Some(1));
+    let cinder = list
+        .iter()
+        .find(|f| f.contains("Deployment/csi-cinder-controllerplugin"))
+        .expect("flagged");
+    assert!(
+        cinder.contains(
+            "image mirror.example.com/k8s/sig-storage/csi-attacher:v4.5.1 (./roles/kubespray_defaults/defaults/main/download.yml:316)"
+        ),
+        "{cinder}"
+    );
 }
