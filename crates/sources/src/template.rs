@@ -90,7 +90,10 @@ pub fn preprocess(source: &str, dialect: Dialect) -> (String, Expressions) {
     let mut bytes = source.as_bytes().to_vec();
     let expressions = crate::jinja::set_aside_statements(source, &mut bytes);
     let (text, expressions) = with_placeholders(source, bytes, expressions);
-    (crate::jinja::settle_block_scalars(source, text), expressions)
+    (
+        crate::jinja::settle_block_scalars(source, text),
+        expressions,
+    )
 }
 
 /// Sets aside lines that hold only expressions and turns the other expressions into
