@@ -342,7 +342,8 @@ fn load_bytes(
         });
         return loaded;
     }
-    if explicit && kubernetes == 0 && loaded.problems.is_empty() {
+    // A Helm template renders nothing when its values say so: that is no reason for a note.
+    if explicit && kubernetes == 0 && loaded.problems.is_empty() && dialect != Some(Dialect::Helm) {
         loaded.problems.push(InputProblem {
             source: name.to_string(),
             message: "holds no Kubernetes object (no document has apiVersion and kind)".into(),
