@@ -31,6 +31,8 @@ fn multus() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "image ghcr.io/k8snetworkplumbingwg/multus-cni".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
@@ -41,6 +43,8 @@ fn calico() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "image docker.io/calico/node".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
@@ -51,6 +55,8 @@ fn flannel() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "hostNetwork DaemonSet mounting hostPath /etc/cni/net.d".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
