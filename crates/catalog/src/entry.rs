@@ -62,7 +62,7 @@ impl Entry {
             if let Some(repo) = repository(&c.image)
                 && let Some(p) = self.images.iter().find(|p| repository_matches(p, repo))
             {
-                return Some(format!("image {} ({})", c.image, exactness(p)));
+                return Some(format!("image {}{}", c.image, pattern_note(p)));
             }
         }
         if let Some((c, p)) = w.pod.containers.iter().find_map(|c| {
@@ -71,7 +71,7 @@ impl Entry {
                 .find(|p| glob_match(p, &c.name))
                 .map(|p| (c, p))
         }) {
-            return Some(format!("container {} ({})", c.name, exactness(p)));
+            return Some(format!("container {}{}", c.name, pattern_note(p)));
         }
         if !self.namespace_allowed(w.namespace.as_deref()) {
             return None;
@@ -79,7 +79,7 @@ impl Entry {
         let owner_name = w.owner.as_ref().map(|o| o.name.as_str());
         for name in [Some(w.name.as_str()), owner_name].into_iter().flatten() {
             if let Some(p) = self.names.iter().find(|p| glob_match(p, name)) {
-                return Some(format!("name {name} ({})", exactness(p)));
+                return Some(format!("name {name}{}", pattern_note(p)));
             }
         }
         for (k, v) in w.pod.labels.iter().chain(&w.labels) {
@@ -200,11 +200,12 @@ impl Specificity {
     }
 }
 
-fn exactness(pattern: &str) -> String {
+/// Names the pattern when it was a `*` glob: a less specific match than an exact one.
+fn pattern_note(pattern: &str) -> String {
     if pattern.contains('*') {
-        format!("pattern {pattern}")
+        format!(" (pattern {pattern})")
     } else {
-        format!("exactly {pattern}")
+        String::new()
     }
 }
 
