@@ -36,7 +36,7 @@ pub struct Signal {
     pub containers: Vec<String>,
     #[serde(default)]
     pub host_network: bool,
-    /// A container adds one of these capabilities.
+    /// A container adds one of these capabilities, or is privileged.
     #[serde(default)]
     pub capabilities: Vec<String>,
     /// A container declares one of these ports (container or host port).
@@ -99,15 +99,21 @@ impl Signal {
             seen.push("hostNetwork".to_string());
         }
         if !self.capabilities.is_empty() {
-            let cap = structure?
-                .containers
+            let containers = &structure?.containers;
+            let added = containers
                 .iter()
                 .flat_map(|c| &c.added_capabilities)
                 .find(|cap| {
                     let cap = cap.strip_prefix("CAP_").unwrap_or(cap);
                     self.capabilities.iter().any(|want| want == cap)
-                })?;
-            seen.push(format!("adds capability {cap}"));
+                });
+            match added {
+                Some(cap) => seen.push(format!("adds capability {cap}")),
+                None if containers.iter().any(|c| c.privileged) => {
+                    seen.push("runs a privileged container".to_string())
+                }
+                None => return None,
+            }
         }
         if !self.ports.is_empty() {
             let port = structure?

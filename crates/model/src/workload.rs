@@ -134,13 +134,18 @@ pub struct ContainerStructure {
     pub ports: Vec<u16>,
     /// `securityContext.capabilities.add`, as written (`NET_ADMIN` or `CAP_NET_ADMIN`).
     pub added_capabilities: Vec<String>,
+    /// `securityContext.privileged: true`: every capability.
+    pub privileged: bool,
 }
 
 impl ContainerStructure {
     pub const MAX_ARGV: usize = 12;
 
     pub fn is_empty(&self) -> bool {
-        self.argv.is_empty() && self.ports.is_empty() && self.added_capabilities.is_empty()
+        self.argv.is_empty()
+            && self.ports.is_empty()
+            && self.added_capabilities.is_empty()
+            && !self.privileged
     }
 }
 

@@ -206,6 +206,7 @@ pub struct RawVolumeMount {
 #[serde(default)]
 pub struct RawSecurityContext {
     pub capabilities: Option<RawCapabilities>,
+    pub privileged: Option<Scalar>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -722,6 +723,11 @@ fn structure(
                 .flatten()
                 .filter_map(Scalar::as_text)
                 .collect(),
+            privileged: c
+                .security_context
+                .as_ref()
+                .and_then(|s| s.privileged.as_ref())
+                .is_some_and(Scalar::is_true),
         })
         .collect();
     let s = PodStructure {
