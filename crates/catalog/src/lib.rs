@@ -252,6 +252,9 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pg_model::{
+        ClassRef, Container, ContainerStructure, PodSpecFacts, PodStructure, WorkloadKind,
+    };
 
     #[test]
     fn builtin_catalog_parses_ids_are_unique_and_sourced() {
@@ -278,5 +281,97 @@ mod tests {
         for s in c.signals() {
             assert!(s.source.starts_with("https://"), "{}", s.id);
         }
+    }
+
+    fn daemonset(name: &str, image: &str, structure: Option<PodStructure>) -> Workload {
+        Workload {
+            kind: WorkloadKind::DaemonSet,
+            name: name.into(),
+            namespace: Some("kube-system".into()),
+            labels: vec![],
+            owner: None,
+            from_api: false,
+            mirror: false,
+            pod: PodSpecFacts {
+                priority_class: ClassRef::Missing,
+                priority: None,
+                preemption_never: false,
+                host_network: structure.is_some(),
+                containers: vec![Container {
+                    name: "main".into(),
+                    image: image.into(),
+                    init: false,
+                }],
+                host_paths: vec![],
+                labels: vec![],
+                structure: structure.map(Box::new),
+                positions: None,
+            },
+            location: None,
+        }
+    }
+
+    #[test]
+    fn the_most_specific_pattern_wins_not_the_first_entry() {
+        let c = Catalog::builtin();
+        // `k8s-device-plugin` alone used to name this NVIDIA; AMD's `rocm/...` is more specific.
+        let amd = c.classify(&daemonset(
+            "gpu",
+            "docker.io/rocm/k8s-device-plugin:1.31",
+            None,
+        ));
+        assert_eq!(amd.unwrap().id, "amd-device-plugin");
+        // Both Antrea components run `antrea/antrea-ubuntu`: the workload's exact name decides.
+        let mut controller = daemonset("antrea-controller", "antrea/antrea-ubuntu:v2.2.0", None);
+        controller.kind = WorkloadKind::Deployment;
+        let m = c.classify(&controller).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("antrea-controller", "name antrea-controller")
+        );
+        let agent = c.classify(&daemonset(
+            "antrea-agent",
+            "antrea/antrea-ubuntu:v2.2.0",
+            None,
+        ));
+        assert_eq!(agent.unwrap().id, "antrea-agent");
+    }
+
+    #[test]
+    fn a_likely_signal_says_so_and_the_policy_file_can_turn_it_up_or_off() {
+        let structure = PodStructure {
+            host_mounts: vec![],
+            containers: vec![ContainerStructure {
+                added_capabilities: vec!["NET_ADMIN".into()],
+                ..ContainerStructure::default()
+            }],
+        };
+        let w = daemonset("net-agent", "example.org/agent:1", Some(structure));
+        let mut c = Catalog::builtin();
+        let m = c.classify(&w).unwrap();
+        assert_eq!(m.id, "host-network-admin");
+        assert!(m.likely);
+        assert_eq!(m.severity, Some(Severity::Warning));
+        assert!(
+            m.matched_by
+                .contains("hostNetwork, adds capability NET_ADMIN"),
+            "{}",
+            m.matched_by
+        );
+        let mut policy = Policy::default();
+        policy
+            .recognition
+            .insert("host-network-admin".into(), SeverityOverride::Error);
+        c.apply(&policy).unwrap();
+        assert_eq!(c.classify(&w).unwrap().severity, Some(Severity::Error));
+        policy
+            .recognition
+            .insert("host-network-admin".into(), SeverityOverride::Off);
+        c.apply(&policy).unwrap();
+        assert!(c.classify(&w).is_none());
+        policy
+            .recognition
+            .insert("no-such-id".into(), SeverityOverride::Off);
+        assert!(matches!(c.apply(&policy), Err(CatalogError::UnknownId(_))));
     }
 }
