@@ -184,6 +184,8 @@ pub fn report() -> Report {
                 role: Role::ClusterService,
                 recommended_class: "system-cluster-critical".to_string(),
                 matched_by: "image registry.k8s.io/coredns/coredns".to_string(),
+                severity: None,
+                likely: false,
             },
             class: ClassRef::Literal {
                 name: "system-cluster-critical".to_string(),
@@ -206,6 +208,8 @@ pub fn report() -> Report {
                 role: Role::NodeAgent,
                 recommended_class: "system-node-critical".to_string(),
                 matched_by: "name kube-proxy".to_string(),
+                severity: None,
+                likely: false,
             },
             class: ClassRef::Templated {
                 expression: "{{ kube_proxy_priority_class_name }}".to_string(),
