@@ -92,7 +92,7 @@ pub struct PodSpecFacts {
     pub host_paths: Vec<String>,
     /// Labels of the pod (the template's labels for controllers).
     pub labels: Vec<(String, String)>,
-    /// What only the structural signals read (mounts, commands, ports, capabilities); boxed
+    /// What only the structural signals read (mounts, ports, capabilities); boxed
     /// and `None` when there is nothing of it, so that a big pod list stays small.
     pub structure: Option<Box<PodStructure>>,
     /// Where the pod spec and its class are written; only files have them (boxed: pods from
@@ -127,9 +127,6 @@ pub struct HostMount {
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ContainerStructure {
-    /// `command` then `args`, the first [`ContainerStructure::MAX_ARGV`] words: enough to tell
-    /// apart components that share an image.
-    pub argv: Vec<String>,
     /// `containerPort` and `hostPort` numbers.
     pub ports: Vec<u16>,
     /// `securityContext.capabilities.add`, as written (`NET_ADMIN` or `CAP_NET_ADMIN`).
@@ -139,13 +136,8 @@ pub struct ContainerStructure {
 }
 
 impl ContainerStructure {
-    pub const MAX_ARGV: usize = 12;
-
     pub fn is_empty(&self) -> bool {
-        self.argv.is_empty()
-            && self.ports.is_empty()
-            && self.added_capabilities.is_empty()
-            && !self.privileged
+        self.ports.is_empty() && self.added_capabilities.is_empty() && !self.privileged
     }
 }
 

@@ -178,10 +178,6 @@ pub struct RawContainer {
     pub name: Option<Scalar>,
     pub image: Option<Scalar>,
     #[serde(deserialize_with = "seq_or_nothing")]
-    pub command: Option<Vec<Scalar>>,
-    #[serde(deserialize_with = "seq_or_nothing")]
-    pub args: Option<Vec<Scalar>>,
-    #[serde(deserialize_with = "seq_or_nothing")]
     pub ports: Option<Vec<RawPort>>,
     #[serde(deserialize_with = "seq_or_nothing")]
     pub volume_mounts: Option<Vec<RawVolumeMount>>,
@@ -698,14 +694,6 @@ fn structure(
     let per_container: Vec<ContainerStructure> = containers
         .iter()
         .map(|(c, _)| ContainerStructure {
-            argv: c
-                .command
-                .iter()
-                .flatten()
-                .chain(c.args.iter().flatten())
-                .filter_map(Scalar::as_text)
-                .take(ContainerStructure::MAX_ARGV)
-                .collect(),
             ports: c
                 .ports
                 .iter()
