@@ -62,7 +62,7 @@ impl Entry {
             if let Some(repo) = repository(&c.image)
                 && let Some(p) = self.images.iter().find(|p| repository_matches(p, repo))
             {
-                return Some(format!("image {}{}", c.image, pattern_note(p)));
+                return Some(format!("image {}{}", c.image_and_origin(), pattern_note(p)));
             }
         }
         if let Some((c, p)) = w.pod.containers.iter().find_map(|c| {

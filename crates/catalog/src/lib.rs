@@ -301,6 +301,7 @@ mod tests {
                     name: "main".into(),
                     image: image.into(),
                     init: false,
+                    image_from: None,
                 }],
                 host_paths: vec![],
                 labels: vec![],

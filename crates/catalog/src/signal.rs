@@ -42,6 +42,12 @@ pub struct Signal {
     /// A container declares one of these ports (container or host port).
     #[serde(default)]
     pub ports: Vec<u16>,
+    /// Some container mounts a hostPath volume, whatever its path.
+    #[serde(default)]
+    pub host_mount: bool,
+    /// A Pod that no controller owns, read from a file: the shape of a static pod manifest.
+    #[serde(default)]
+    pub standalone: bool,
     /// A fail-closed webhook intercepting pods routes to the workload through a Service.
     #[serde(default)]
     pub webhook: bool,
@@ -80,6 +86,16 @@ impl Signal {
             })?;
             let how = if self.writable { "writable " } else { "" };
             seen.push(format!("mounts {how}hostPath {}", mount.path));
+        }
+        if self.standalone {
+            if w.kind != WorkloadKind::Pod || w.owner.is_some() || w.from_api {
+                return None;
+            }
+            seen.push("a Pod no controller owns".to_string());
+        }
+        if self.host_mount {
+            let mount = structure?.host_mounts.first()?;
+            seen.push(format!("mounts hostPath {}", mount.path));
         }
         if !self.containers.is_empty() {
             let c = w.pod.containers.iter().find(|c| {
