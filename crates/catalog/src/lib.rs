@@ -1,149 +1,23 @@
 //! Which workloads are critical, and which class each needs.
 //!
 //! The catalog is data (`catalog.yaml`, compiled in) so that adding a component is adding an
-//! entry, and users extend or override it with a policy file in the same format.
+//! entry, and users extend or override it with a policy file in the same format. Components
+//! are recognised by name ([`Entry`]: the most specific pattern wins) and, failing that, by
+//! structure ([`Signal`]: what the pod mounts, runs and serves).
 
+mod entry;
 mod glob;
+mod signal;
 
-use glob::glob_match;
-use pg_model::{
-    CheckId, ComponentMatch, Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, Severity,
-    Workload, WorkloadKind,
-};
+pub use entry::Entry;
+pub use signal::Signal;
+
+use entry::Specificity;
+use pg_model::{CheckId, ComponentMatch, Severity, Workload};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
 const BUILTIN: &str = include_str!("../catalog.yaml");
-
-/// One known critical component and how to recognise it.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Entry {
-    pub id: String,
-    pub name: String,
-    pub role: Role,
-    #[serde(default)]
-    pub class: Option<String>,
-    #[serde(default)]
-    pub images: Vec<String>,
-    #[serde(default)]
-    pub names: Vec<String>,
-    #[serde(default)]
-    pub containers: Vec<String>,
-    #[serde(default)]
-    pub labels: Vec<String>,
-    #[serde(default)]
-    pub namespaces: Vec<String>,
-    #[serde(default)]
-    pub kinds: Vec<WorkloadKind>,
-    #[serde(default)]
-    pub host_network: bool,
-    #[serde(default)]
-    pub host_paths: Vec<String>,
-}
-
-impl Entry {
-    pub fn recommended_class(&self) -> &str {
-        self.class.as_deref().unwrap_or(match self.role {
-            Role::NodeAgent => SYSTEM_NODE_CRITICAL,
-            Role::ClusterService => SYSTEM_CLUSTER_CRITICAL,
-        })
-    }
-
-    fn applies_to_kind(&self, kind: WorkloadKind) -> bool {
-        self.kinds.is_empty() || self.kinds.contains(&kind)
-    }
-
-    fn namespace_allowed(&self, ns: Option<&str>) -> bool {
-        self.namespaces.is_empty()
-            || ns.is_none_or(|ns| ns.contains("{{") || self.namespaces.iter().any(|n| n == ns))
-    }
-
-    /// Why this entry matches `w`, if it does.
-    fn matches(&self, w: &Workload) -> Option<String> {
-        if !self.applies_to_kind(effective_kind(w)) {
-            return None;
-        }
-        for c in &w.pod.containers {
-            if let Some(repo) = repository(&c.image)
-                && self.images.iter().any(|p| repository_matches(p, repo))
-            {
-                return Some(format!("image {}", c.image_and_origin()));
-            }
-        }
-        if let Some(c) = w
-            .pod
-            .containers
-            .iter()
-            .find(|c| self.containers.iter().any(|p| glob_match(p, &c.name)))
-        {
-            return Some(format!("container {}", c.name));
-        }
-        if !self.namespace_allowed(w.namespace.as_deref()) {
-            return None;
-        }
-        let owner_name = w.owner.as_ref().map(|o| o.name.as_str());
-        for name in [Some(w.name.as_str()), owner_name].into_iter().flatten() {
-            if self.names.iter().any(|p| glob_match(p, name)) {
-                return Some(format!("name {name}"));
-            }
-        }
-        for (k, v) in w.pod.labels.iter().chain(&w.labels) {
-            for pattern in &self.labels {
-                let (pk, pv) = pattern.split_once('=').unwrap_or((pattern, "*"));
-                if pk == k && glob_match(pv, v) {
-                    return Some(format!("label {k}={v}"));
-                }
-            }
-        }
-        if !self.host_paths.is_empty() && (!self.host_network || w.pod.host_network) {
-            let hit = w.pod.host_paths.iter().find(|hp| {
-                self.host_paths
-                    .iter()
-                    .any(|p| hp.trim_end_matches('/') == p || hp.starts_with(&format!("{p}/")))
-            });
-            if let Some(hp) = hit {
-                let net = if self.host_network {
-                    "hostNetwork + "
-                } else {
-                    ""
-                };
-                return Some(format!("{net}hostPath {hp}"));
-            }
-        }
-        None
-    }
-}
-
-/// A pod is judged as the kind of workload that owns it.
-fn effective_kind(w: &Workload) -> WorkloadKind {
-    match (&w.owner, w.kind) {
-        (Some(o), WorkloadKind::Pod) => WorkloadKind::from_kind(&o.kind).unwrap_or(w.kind),
-        _ => w.kind,
-    }
-}
-
-/// `ghcr.io/org/multus-cni:v4@sha256:…` -> `ghcr.io/org/multus-cni`
-fn repository(image: &str) -> Option<&str> {
-    let image = image.split('@').next()?;
-    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
-    let repo = match image[last_slash..].find(':') {
-        Some(colon) => &image[..last_slash + colon],
-        None => image,
-    };
-    (!repo.is_empty() && !repo.contains("{{")).then_some(repo)
-}
-
-/// `calico/node` matches `quay.io/calico/node`, `multus-cni` any repository ending in it.
-fn repository_matches(pattern: &str, repo: &str) -> bool {
-    let want: Vec<&str> = pattern.split('/').collect();
-    let have: Vec<&str> = repo.split('/').collect();
-    have.len() >= want.len()
-        && want
-            .iter()
-            .zip(&have[have.len() - want.len()..])
-            .all(|(p, s)| glob_match(p, s))
-}
 
 /// How a policy file changes a check.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -166,7 +40,8 @@ impl SeverityOverride {
     }
 }
 
-/// A `--policy` file: more (or replacement) catalog entries and check severities.
+/// A `--policy` file: more (or replacement) catalog entries, check severities, and how loud
+/// the findings about each component or signal are.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
@@ -174,6 +49,9 @@ pub struct Policy {
     pub components: Vec<Entry>,
     #[serde(default)]
     pub checks: BTreeMap<CheckId, SeverityOverride>,
+    /// By component or signal id: the most its findings may say (`off`: not recognised).
+    #[serde(default)]
+    pub recognition: BTreeMap<String, SeverityOverride>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,6 +63,8 @@ pub enum CatalogError {
         path: String,
         source: std::io::Error,
     },
+    #[error("recognition: no component or signal named {0:?} (`priorityguard catalog` lists them)")]
+    UnknownId(String),
 }
 
 impl Policy {
@@ -203,30 +83,85 @@ impl Policy {
 #[derive(Clone, Debug)]
 pub struct Catalog {
     entries: Vec<Entry>,
+    /// How many of `entries` (at the front) come from a policy file: they win over the
+    /// built-in ones whatever their patterns.
+    from_policy: usize,
+    signals: Vec<Signal>,
+    /// The entries cut into rules, in the order they are tried (see [`Catalog::rules`]).
+    rules: Vec<Entry>,
+    /// By component or signal id, from the policy file.
+    recognition: BTreeMap<String, SeverityOverride>,
 }
 
 impl Catalog {
     /// The catalog compiled into the binary.
     pub fn builtin() -> Catalog {
         #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct File {
             components: Vec<Entry>,
+            signals: Vec<Signal>,
         }
         let file: File = pg_yaml::from_str(BUILTIN).expect("catalog.yaml is valid (tested)");
-        Catalog {
+        let mut c = Catalog {
             entries: file.components,
-        }
+            from_policy: 0,
+            signals: file.signals,
+            rules: Vec::new(),
+            recognition: BTreeMap::new(),
+        };
+        c.rules = c.cut_rules();
+        c
     }
 
-    /// Adds a policy's entries: one with a known id replaces it in place, new ones go before
-    /// the heuristics so that they win over them.
+    /// Adds a policy's entries: one with a known id replaces it in place, new ones go first
+    /// and win over the built-in entries.
     pub fn extend(&mut self, extra: &[Entry]) {
         for e in extra {
             match self.entries.iter_mut().find(|x| x.id == e.id) {
                 Some(slot) => *slot = e.clone(),
-                None => self.entries.insert(0, e.clone()),
+                None => {
+                    self.entries.insert(0, e.clone());
+                    self.from_policy += 1;
+                }
             }
         }
+        self.rules = self.cut_rules();
+    }
+
+    /// Applies a policy file: its entries, and its `recognition` severities.
+    pub fn apply(&mut self, policy: &Policy) -> Result<(), CatalogError> {
+        self.extend(&policy.components);
+        for id in policy.recognition.keys() {
+            if self.entry(id).is_none() && self.signal(id).is_none() {
+                return Err(CatalogError::UnknownId(id.clone()));
+            }
+        }
+        self.recognition = policy.recognition.clone();
+        self.rules = self.cut_rules();
+        Ok(())
+    }
+
+    /// Every entry's patterns as rules, most specific first: policy-file entries, then by
+    /// [`entry::Precedence`], then in catalog order. The first rule that matches decides,
+    /// here and in the admission policies generated from the catalog.
+    fn cut_rules(&self) -> Vec<Entry> {
+        let mut rules: Vec<((bool, Specificity, usize), Entry)> = Vec::new();
+        for (i, e) in self.entries.iter().enumerate() {
+            if self.is_off(&e.id) {
+                continue;
+            }
+            let builtin = i >= self.from_policy;
+            for (spec, rule) in e.rules() {
+                rules.push(((builtin, spec, i), rule));
+            }
+        }
+        rules.sort_by_key(|(key, _)| *key);
+        rules.into_iter().map(|(_, e)| e).collect()
+    }
+
+    fn is_off(&self, id: &str) -> bool {
+        self.recognition.get(id) == Some(&SeverityOverride::Off)
     }
 
     /// The label keys any entry matches on: the only labels worth keeping in memory.
@@ -246,58 +181,198 @@ impl Catalog {
         &self.entries
     }
 
+    /// The entries' patterns in the order they are tried; each rule is an [`Entry`] with the
+    /// entry's id, role, kinds and namespaces and only the patterns of one specificity.
+    pub fn rules(&self) -> &[Entry] {
+        &self.rules
+    }
+
+    pub fn signals(&self) -> &[Signal] {
+        &self.signals
+    }
+
     pub fn entry(&self, id: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.id == id)
     }
 
-    /// The component `w` is, if the catalog knows it.
+    pub fn signal(&self, id: &str) -> Option<&Signal> {
+        self.signals.iter().find(|s| s.id == id)
+    }
+
+    /// The component `w` is, if the catalog recognises it from the pod spec alone.
     pub fn classify(&self, w: &Workload) -> Option<ComponentMatch> {
-        self.entries.iter().find_map(|e| {
+        self.classify_with(w, &[])
+    }
+
+    /// The component `w` is: the most specific entry that names it, else the first signal
+    /// (certain ones before likely ones) its structure shows. `webhooks` describes the
+    /// fail-closed webhooks that route to `w`.
+    pub fn classify_with(&self, w: &Workload, webhooks: &[String]) -> Option<ComponentMatch> {
+        let named = self.rules.iter().find_map(|e| {
             e.matches(w).map(|matched_by| ComponentMatch {
                 id: e.id.clone(),
                 name: e.name.clone(),
                 role: e.role,
                 recommended_class: e.recommended_class().to_string(),
                 matched_by,
+                severity: self.cap(&e.id, false),
+                likely: false,
             })
+        });
+        named.or_else(|| {
+            let certain = self.signals.iter().filter(|s| !s.likely);
+            let likely = self.signals.iter().filter(|s| s.likely);
+            certain
+                .chain(likely)
+                .filter(|s| !self.is_off(&s.id))
+                .find_map(|s| {
+                    s.matches(w, webhooks).map(|matched_by| ComponentMatch {
+                        id: s.id.clone(),
+                        name: s.name.clone(),
+                        role: s.role,
+                        recommended_class: s.recommended_class().to_string(),
+                        matched_by: format!("signal {}: {matched_by}", s.id),
+                        severity: self.cap(&s.id, s.likely),
+                        likely: s.likely,
+                    })
+                })
         })
+    }
+
+    /// The most a finding about `id` may say: the policy file's word, else a warning for a
+    /// likely component, else no limit.
+    fn cap(&self, id: &str, likely: bool) -> Option<Severity> {
+        match self.recognition.get(id) {
+            Some(o) => o.severity(),
+            None => likely.then_some(Severity::Warning),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pg_model::{
+        ClassRef, Container, ContainerStructure, PodSpecFacts, PodStructure, WorkloadKind,
+    };
 
     #[test]
-    fn builtin_catalog_parses_and_ids_are_unique() {
+    fn builtin_catalog_parses_ids_are_unique_and_sourced() {
         let c = Catalog::builtin();
-        let mut ids: Vec<&str> = c.entries().iter().map(|e| e.id.as_str()).collect();
+        let mut ids: Vec<&str> = c
+            .entries()
+            .iter()
+            .map(|e| e.id.as_str())
+            .chain(c.signals().iter().map(|s| s.id.as_str()))
+            .collect();
         let n = ids.len();
         ids.sort();
         ids.dedup();
         assert_eq!(ids.len(), n);
-        assert!(n >= 25);
+        assert!(c.entries().len() >= 55);
+        for e in c.entries() {
+            let source = e.source.as_deref().unwrap_or("");
+            assert!(
+                source.starts_with("https://"),
+                "{}: source {source:?}",
+                e.id
+            );
+        }
+        for s in c.signals() {
+            assert!(s.source.starts_with("https://"), "{}", s.id);
+        }
+    }
+
+    fn daemonset(name: &str, image: &str, structure: Option<PodStructure>) -> Workload {
+        Workload {
+            kind: WorkloadKind::DaemonSet,
+            name: name.into(),
+            namespace: Some("kube-system".into()),
+            labels: vec![],
+            owner: None,
+            from_api: false,
+            mirror: false,
+            pod: PodSpecFacts {
+                priority_class: ClassRef::Missing,
+                priority: None,
+                preemption_never: false,
+                host_network: structure.is_some(),
+                containers: vec![Container {
+                    name: "main".into(),
+                    image: image.into(),
+                    init: false,
+                    image_from: None,
+                }],
+                host_paths: vec![],
+                labels: vec![],
+                structure: structure.map(Box::new),
+                positions: None,
+            },
+            location: None,
+        }
     }
 
     #[test]
-    fn repositories() {
-        assert_eq!(
-            repository("ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick"),
-            Some("ghcr.io/k8snetworkplumbingwg/multus-cni")
-        );
-        assert_eq!(
-            repository("localhost:5000/kube-proxy"),
-            Some("localhost:5000/kube-proxy")
-        );
-        assert_eq!(
-            repository("registry.k8s.io/kube-proxy:v1.34.0@sha256:ab"),
-            Some("registry.k8s.io/kube-proxy")
-        );
-        assert!(repository_matches("calico/node", "quay.io/calico/node"));
-        assert!(!repository_matches("calico/node", "quay.io/other/node"));
-        assert!(repository_matches(
-            "multus-cni",
-            "ghcr.io/k8snetworkplumbingwg/multus-cni"
+    fn the_most_specific_pattern_wins_not_the_first_entry() {
+        let c = Catalog::builtin();
+        // `k8s-device-plugin` alone used to name this NVIDIA; AMD's `rocm/...` is more specific.
+        let amd = c.classify(&daemonset(
+            "gpu",
+            "docker.io/rocm/k8s-device-plugin:1.31",
+            None,
         ));
+        assert_eq!(amd.unwrap().id, "amd-device-plugin");
+        // Both Antrea components run `antrea/antrea-ubuntu`: the workload's exact name decides.
+        let mut controller = daemonset("antrea-controller", "antrea/antrea-ubuntu:v2.2.0", None);
+        controller.kind = WorkloadKind::Deployment;
+        let m = c.classify(&controller).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("antrea-controller", "name antrea-controller")
+        );
+        let agent = c.classify(&daemonset(
+            "antrea-agent",
+            "antrea/antrea-ubuntu:v2.2.0",
+            None,
+        ));
+        assert_eq!(agent.unwrap().id, "antrea-agent");
+    }
+
+    #[test]
+    fn a_likely_signal_says_so_and_the_policy_file_can_turn_it_up_or_off() {
+        let structure = PodStructure {
+            host_mounts: vec![],
+            containers: vec![ContainerStructure {
+                added_capabilities: vec!["NET_ADMIN".into()],
+                ..ContainerStructure::default()
+            }],
+        };
+        let w = daemonset("net-agent", "example.org/agent:1", Some(structure));
+        let mut c = Catalog::builtin();
+        let m = c.classify(&w).unwrap();
+        assert_eq!(m.id, "host-network-admin");
+        assert!(m.likely);
+        assert_eq!(m.severity, Some(Severity::Warning));
+        assert!(
+            m.matched_by
+                .contains("hostNetwork, adds capability NET_ADMIN"),
+            "{}",
+            m.matched_by
+        );
+        let mut policy = Policy::default();
+        policy
+            .recognition
+            .insert("host-network-admin".into(), SeverityOverride::Error);
+        c.apply(&policy).unwrap();
+        assert_eq!(c.classify(&w).unwrap().severity, Some(Severity::Error));
+        policy
+            .recognition
+            .insert("host-network-admin".into(), SeverityOverride::Off);
+        c.apply(&policy).unwrap();
+        assert!(c.classify(&w).is_none());
+        policy
+            .recognition
+            .insert("no-such-id".into(), SeverityOverride::Off);
+        assert!(matches!(c.apply(&policy), Err(CatalogError::UnknownId(_))));
     }
 }

@@ -1,7 +1,7 @@
 use pg_catalog::Catalog;
 use pg_model::{
-    ComponentMatch, Object, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef, Workload,
-    WorkloadKind, builtin_class,
+    ComponentMatch, Object, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef,
+    WebhookConfigDef, Workload, WorkloadKind, builtin_class,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +48,8 @@ impl<'a> Context<'a> {
             by_ref: HashMap::new(),
             by_ref_more: HashMap::new(),
         };
+        let routes = WebhookRoutes::new(objects);
+        let classify = |w: &Workload| catalog.classify_with(w, &routes.to(w)).map(Arc::new);
         // Pods of one owner share a template: classify them once.
         let mut by_owner: HashMap<OwnerKey, Option<Arc<ComponentMatch>>> = HashMap::new();
         for o in objects {
@@ -56,9 +58,9 @@ impl<'a> Context<'a> {
                     let component = match &w.owner {
                         Some(owner) if w.kind == WorkloadKind::Pod => by_owner
                             .entry((w.namespace.as_deref(), &owner.kind, &owner.name))
-                            .or_insert_with(|| catalog.classify(w).map(Arc::new))
+                            .or_insert_with(|| classify(w))
                             .clone(),
-                        _ => catalog.classify(w).map(Arc::new),
+                        _ => classify(w),
                     };
                     let key = (w.kind, w.namespace.as_deref(), w.name.as_str());
                     if ctx.by_ref.contains_key(&key) {
@@ -78,6 +80,7 @@ impl<'a> Context<'a> {
                 }
                 Object::ResourceQuota(q) => ctx.quotas.push(q),
                 Object::QuotaConfig(c) => ctx.quota_configs.push(c),
+                Object::Service(_) | Object::WebhookConfig(_) => {}
             }
         }
         ctx
@@ -170,6 +173,76 @@ impl<'a> Context<'a> {
             subject: Some(current),
             file: file_of(top),
         }
+    }
+}
+
+/// The fail-closed pod webhooks of the input and the Services they call: a workload those
+/// Services select is on the path of every pod write the webhooks intercept.
+struct WebhookRoutes<'a> {
+    /// (webhook configuration, webhook index, the Service it calls)
+    calls: Vec<(&'a WebhookConfigDef, usize, &'a ServiceDef)>,
+}
+
+impl<'a> WebhookRoutes<'a> {
+    fn new(objects: &'a [Object]) -> WebhookRoutes<'a> {
+        let services: HashMap<(&str, &str), &ServiceDef> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Service(s) if !s.selector.is_empty() => Some((
+                    (s.namespace.as_deref().unwrap_or("default"), s.name.as_str()),
+                    &**s,
+                )),
+                _ => None,
+            })
+            .collect();
+        let mut calls = Vec::new();
+        for o in objects {
+            let Object::WebhookConfig(config) = o else {
+                continue;
+            };
+            for (i, hook) in config.webhooks.iter().enumerate() {
+                let ns = hook.service_namespace.as_deref().unwrap_or("default");
+                if let Some(service) = services.get(&(ns, hook.service_name.as_str())) {
+                    calls.push((&**config, i, *service));
+                }
+            }
+        }
+        WebhookRoutes { calls }
+    }
+
+    /// One sentence per webhook whose Service selects `w`'s pods.
+    fn to(&self, w: &Workload) -> Vec<String> {
+        if self.calls.is_empty() {
+            return Vec::new();
+        }
+        let ns = w.namespace_or_default();
+        self.calls
+            .iter()
+            .filter(|(_, _, s)| {
+                s.namespace.as_deref().unwrap_or("default") == ns
+                    && s
+                        .selector
+                        .iter()
+                        .all(|pair| w.pod.labels.iter().any(|l| l == pair))
+            })
+            .map(|(config, i, service)| {
+                let hook = &config.webhooks[*i];
+                let operations = if hook.operations.is_empty() {
+                    "no operation".to_string()
+                } else {
+                    hook.operations.join(", ")
+                };
+                let what = if hook.all_resources {
+                    "every resource"
+                } else {
+                    "pods"
+                };
+                format!(
+                    "{} {} webhook {} fails closed on {operations} of {what} and calls Service {ns}/{}, which selects these pods",
+                    config.kind, config.name, hook.name, service.name
+                )
+            })
+            .collect()
     }
 }
 

@@ -63,7 +63,13 @@ pub fn audit(objects: &[Object], catalog: &Catalog, config: &Config) -> Audit {
     for (subject, w) in ctx.workloads() {
         for draft in rules::check_workload(w, subject, &ctx) {
             if let Some(severity) = config.severity(draft.check) {
-                folder.add(subject, severity, draft);
+                // A likely component's findings say at most what its recognition allows.
+                let cap = draft.component.as_ref().and_then(|c| c.severity);
+                folder.add(
+                    subject,
+                    cap.map_or(severity, |cap| severity.min(cap)),
+                    draft,
+                );
             }
         }
     }

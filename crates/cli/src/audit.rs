@@ -14,7 +14,9 @@ pub fn load_policy(path: Option<&std::path::Path>) -> anyhow::Result<(Policy, Ca
         None => Policy::default(),
     };
     let mut catalog = Catalog::builtin();
-    catalog.extend(&policy.components);
+    catalog
+        .apply(&policy)
+        .context("cannot use the policy file")?;
     Ok((policy, catalog))
 }
 

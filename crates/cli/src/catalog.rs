@@ -22,27 +22,75 @@ pub fn run(a: CatalogArgs) -> anyhow::Result<u8> {
             )?;
             return Ok(EXIT_CLEAN);
         }
-        let Some(e) = catalog.entry(id) else {
-            bail!("no check or component named {id:?}; `priorityguard catalog` lists them");
+        if let Some(e) = catalog.entry(id) {
+            writeln!(out, "{} ({})", e.name, e.id)?;
+            writeln!(
+                out,
+                "role: {}\nrecommended class: {}\nsource: {}",
+                e.role.as_str(),
+                e.recommended_class(),
+                e.source.as_deref().unwrap_or("(policy file)")
+            )?;
+            for (what, list) in [
+                ("images", &e.images),
+                ("containers", &e.containers),
+                ("names", &e.names),
+                ("labels", &e.labels),
+                ("namespaces", &e.namespaces),
+                ("host paths", &e.host_paths),
+            ] {
+                if !list.is_empty() {
+                    writeln!(out, "{what}: {}", list.join(", "))?;
+                }
+            }
+            return Ok(EXIT_CLEAN);
+        }
+        let Some(s) = catalog.signal(id) else {
+            bail!("no check, component or signal named {id:?}; `priorityguard catalog` lists them");
         };
-        writeln!(out, "{} ({})", e.name, e.id)?;
+        writeln!(out, "{} ({}), structural signal", s.name, s.id)?;
         writeln!(
             out,
-            "role: {}\nrecommended class: {}",
-            e.role.as_str(),
-            e.recommended_class()
+            "role: {}\nrecommended class: {}\nconfidence: {}\nsource: {}\nwhy: {}",
+            s.role.as_str(),
+            s.recommended_class(),
+            if s.likely {
+                "likely (warning: \"likely critical\")"
+            } else {
+                "certain (error)"
+            },
+            s.source,
+            s.why
         )?;
+        let kinds: Vec<&str> = s.kinds.iter().map(|k| k.as_str()).collect();
+        let ports: Vec<String> = s.ports.iter().map(u16::to_string).collect();
         for (what, list) in [
-            ("images", &e.images),
-            ("containers", &e.containers),
-            ("names", &e.names),
-            ("labels", &e.labels),
-            ("namespaces", &e.namespaces),
-            ("host paths", &e.host_paths),
+            ("kinds", kinds.join(", ")),
+            ("namespaces", s.namespaces.join(", ")),
+            (
+                if s.writable {
+                    "mounts (writable)"
+                } else {
+                    "mounts"
+                },
+                s.mounts.join(", "),
+            ),
+            ("containers", s.containers.join(", ")),
+            ("capabilities (or privileged)", s.capabilities.join(", ")),
+            ("ports", ports.join(", ")),
         ] {
             if !list.is_empty() {
-                writeln!(out, "{what}: {}", list.join(", "))?;
+                writeln!(out, "{what}: {list}")?;
             }
+        }
+        if s.host_network {
+            writeln!(out, "hostNetwork: true")?;
+        }
+        if s.webhook {
+            writeln!(
+                out,
+                "webhook: a fail-closed Validating/MutatingWebhookConfiguration intercepting pods calls a Service that selects it"
+            )?;
         }
         return Ok(EXIT_CLEAN);
     }
@@ -53,6 +101,10 @@ pub fn run(a: CatalogArgs) -> anyhow::Result<u8> {
             name: &'a str,
             role: &'a str,
             recommended_class: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: Option<&'a str>,
+            #[serde(skip_serializing_if = "std::ops::Not::not")]
+            likely: bool,
         }
         let entries: Vec<Entry> = catalog
             .entries()
@@ -62,9 +114,24 @@ pub fn run(a: CatalogArgs) -> anyhow::Result<u8> {
                 name: &e.name,
                 role: e.role.as_str(),
                 recommended_class: e.recommended_class(),
+                source: e.source.as_deref(),
+                likely: false,
             })
             .collect();
-        let doc = serde_json::json!({ "components": entries, "checks": checks });
+        let signals: Vec<Entry> = catalog
+            .signals()
+            .iter()
+            .map(|s| Entry {
+                id: &s.id,
+                name: &s.name,
+                role: s.role.as_str(),
+                recommended_class: s.recommended_class(),
+                source: Some(&s.source),
+                likely: s.likely,
+            })
+            .collect();
+        let doc =
+            serde_json::json!({ "components": entries, "signals": signals, "checks": checks });
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
         return Ok(EXIT_CLEAN);
@@ -83,16 +150,35 @@ pub fn run(a: CatalogArgs) -> anyhow::Result<u8> {
     for e in catalog.entries() {
         writeln!(
             out,
-            "  {:<30} {:<16} {:<24} {}",
+            "  {:<30} {:<16} {:<24} {}\n  {:<30} source: {}",
             e.id,
             e.role.as_str(),
             e.recommended_class(),
-            e.name
+            e.name,
+            "",
+            e.source.as_deref().unwrap_or("(policy file)")
         )?;
     }
     writeln!(
         out,
-        "\n`priorityguard catalog --explain ID` explains a check or component."
+        "\nStructural signals (when no component above names the workload):"
+    )?;
+    for s in catalog.signals() {
+        writeln!(
+            out,
+            "  {:<30} {:<16} {:<24} {}{}\n  {:<30} source: {}",
+            s.id,
+            s.role.as_str(),
+            s.recommended_class(),
+            s.name,
+            if s.likely { " (likely: warning)" } else { "" },
+            "",
+            s.source
+        )?;
+    }
+    writeln!(
+        out,
+        "\n`priorityguard catalog --explain ID` explains a check, component or signal."
     )?;
     Ok(EXIT_CLEAN)
 }

@@ -89,6 +89,8 @@ fn without_location(mut object: Object) -> Object {
         Object::PriorityClass(c) => c.location = None,
         Object::ResourceQuota(q) => q.location = None,
         Object::QuotaConfig(q) => q.location = None,
+        Object::Service(s) => s.location = None,
+        Object::WebhookConfig(w) => w.location = None,
     }
     object
 }

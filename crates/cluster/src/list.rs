@@ -132,7 +132,10 @@ fn absorb(loaded: &mut Loaded, kind: &ApiKind, list: KindList, target: &Target) 
             Object::Workload(w) if w.kind == WorkloadKind::Pod => stats.pods += 1,
             Object::Workload(_) => stats.workloads += 1,
             Object::PriorityClass(_) => stats.priority_classes += 1,
-            Object::ResourceQuota(_) | Object::QuotaConfig(_) => {}
+            Object::ResourceQuota(_)
+            | Object::QuotaConfig(_)
+            | Object::Service(_)
+            | Object::WebhookConfig(_) => {}
         }
     }
     loaded.objects.extend(list.objects);

@@ -245,6 +245,8 @@ fn location(o: &Object) -> Option<&Location> {
         Object::PriorityClass(c) => c.location.as_ref(),
         Object::ResourceQuota(q) => q.location.as_ref(),
         Object::QuotaConfig(c) => c.location.as_ref(),
+        Object::Service(s) => s.location.as_ref(),
+        Object::WebhookConfig(w) => w.location.as_ref(),
     }
 }
 

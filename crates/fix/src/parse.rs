@@ -134,6 +134,8 @@ pub fn parse(text: &Text, name: &Arc<str>, path: Option<&Path>) -> Result<Parsed
             Object::PriorityClass(c) => c.location = Some(at(start)),
             Object::ResourceQuota(q) => q.location = Some(at(start)),
             Object::QuotaConfig(c) => c.location = Some(at(start)),
+            Object::Service(s) => s.location = Some(at(start)),
+            Object::WebhookConfig(w) => w.location = Some(at(start)),
         }
         parsed.objects.push(object);
     })

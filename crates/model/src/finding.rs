@@ -103,6 +103,21 @@ pub struct ComponentMatch {
     pub recommended_class: String,
     /// e.g. `image ghcr.io/k8snetworkplumbingwg/multus-cni` or `hostPath /etc/cni/net.d`.
     pub matched_by: String,
+    /// The most a finding about it may say: `warning` when it is only likely critical (a
+    /// weaker structural signal), unless the policy file says otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// Recognised by a weaker structural signal: "likely critical".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub likely: bool,
+}
+
+impl ComponentMatch {
+    /// Recognised by its structure rather than by a catalog entry's name: findings then say
+    /// what was seen.
+    pub fn by_signal(&self) -> bool {
+        self.matched_by.starts_with("signal ")
+    }
 }
 
 /// A pod folded into its owner's finding.

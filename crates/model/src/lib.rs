@@ -16,7 +16,8 @@ pub use class::{
 pub use finding::{CheckId, ComponentMatch, Finding, PodRef, Role, Severity};
 pub use location::{Location, ObjectRef};
 pub use workload::{
-    Container, Object, OwnerRef, PodSpecFacts, SpecPositions, Workload, WorkloadKind,
+    Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef, PodSpecFacts,
+    PodStructure, ServiceDef, SpecPositions, WebhookConfigDef, Workload, WorkloadKind,
 };
 mod report;
 pub use report::{CheckInfo, ComponentStatus, InputProblem, Report, Stats};

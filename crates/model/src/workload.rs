@@ -92,9 +92,86 @@ pub struct PodSpecFacts {
     pub host_paths: Vec<String>,
     /// Labels of the pod (the template's labels for controllers).
     pub labels: Vec<(String, String)>,
+    /// What only the structural signals read (mounts, ports, capabilities); boxed
+    /// and `None` when there is nothing of it, so that a big pod list stays small.
+    pub structure: Option<Box<PodStructure>>,
     /// Where the pod spec and its class are written; only files have them (boxed: pods from
     /// a cluster dump are many and never do).
     pub positions: Option<Box<SpecPositions>>,
+}
+
+/// The parts of a pod spec that say what a pod does on its node, for recognising critical
+/// components by what they do rather than by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PodStructure {
+    /// hostPath volumes some container mounts.
+    pub host_mounts: Vec<HostMount>,
+    /// One per container, in the order of [`PodSpecFacts::containers`].
+    pub containers: Vec<ContainerStructure>,
+}
+
+impl PodStructure {
+    pub fn is_empty(&self) -> bool {
+        self.host_mounts.is_empty() && self.containers.iter().all(ContainerStructure::is_empty)
+    }
+}
+
+/// A hostPath volume as the containers mount it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostMount {
+    /// The path on the node (`hostPath.path`).
+    pub path: String,
+    /// Some container mounts it without `readOnly: true`.
+    pub writable: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerStructure {
+    /// `containerPort` and `hostPort` numbers.
+    pub ports: Vec<u16>,
+    /// `securityContext.capabilities.add`, as written (`NET_ADMIN` or `CAP_NET_ADMIN`).
+    pub added_capabilities: Vec<String>,
+    /// `securityContext.privileged: true`: every capability.
+    pub privileged: bool,
+}
+
+impl ContainerStructure {
+    pub fn is_empty(&self) -> bool {
+        self.ports.is_empty() && self.added_capabilities.is_empty() && !self.privileged
+    }
+}
+
+/// A Service, reduced to what routes traffic to workloads: its selector.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ServiceDef {
+    pub namespace: Option<String>,
+    pub name: String,
+    pub selector: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A Validating- or MutatingWebhookConfiguration, reduced to its webhooks that fail closed on
+/// pod writes: while the service behind one is down, the API server refuses those writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WebhookConfigDef {
+    /// `ValidatingWebhookConfiguration` or `MutatingWebhookConfiguration`.
+    pub kind: String,
+    pub name: String,
+    pub webhooks: Vec<FailClosedWebhook>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FailClosedWebhook {
+    pub name: String,
+    pub service_namespace: Option<String>,
+    pub service_name: String,
+    /// The operations it intercepts on pods (`CREATE`, `UPDATE`, `*`...).
+    pub operations: Vec<String>,
+    /// It intercepts every resource (`*`), not only pods.
+    pub all_resources: bool,
 }
 
 /// Positions inside a pod spec, for pointing at (and fixing) the right line.
@@ -165,4 +242,6 @@ pub enum Object {
     PriorityClass(Box<PriorityClassDef>),
     ResourceQuota(Box<ResourceQuotaDef>),
     QuotaConfig(Box<QuotaConfig>),
+    Service(Box<ServiceDef>),
+    WebhookConfig(Box<WebhookConfigDef>),
 }

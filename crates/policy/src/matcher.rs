@@ -84,10 +84,11 @@ pub fn allowed_classes(class: &str) -> Vec<String> {
     }
 }
 
-/// The catalog in its order (the first entry that matches decides, as in audit).
+/// The catalog's rules in the order audit tries them (the first that matches decides, so the
+/// most specific pattern wins). Structural signals are audit's alone: see docs/policy.md.
 pub fn compile(catalog: &Catalog) -> Result<Vec<Matcher>, PolicyError> {
     let mut out: Vec<Matcher> = Vec::new();
-    for e in catalog.entries() {
+    for e in catalog.rules() {
         let mut m = Matcher::compile(e)?;
         if !m.matches_something() {
             continue;
@@ -134,7 +135,7 @@ mod tests {
     #[test]
     fn builtin_catalog_compiles_with_unique_identifiers() {
         let m = compile(&Catalog::builtin()).unwrap();
-        assert_eq!(m.len(), Catalog::builtin().entries().len());
+        assert_eq!(m.len(), Catalog::builtin().rules().len());
         let mut idents: Vec<&str> = m.iter().map(|m| m.ident.as_str()).collect();
         idents.sort();
         idents.dedup();

@@ -55,6 +55,7 @@ fn workload(pod: &Pod) -> Workload {
                 })
                 .collect(),
             host_paths: pod.host_paths.clone(),
+            structure: None,
             labels: pod
                 .labels
                 .iter()

@@ -209,6 +209,8 @@ fn set_object_location(object: &mut Object, at: Location) {
         Object::PriorityClass(c) => c.location = Some(at),
         Object::ResourceQuota(q) => q.location = Some(at),
         Object::QuotaConfig(c) => c.location = Some(at),
+        Object::Service(s) => s.location = Some(at),
+        Object::WebhookConfig(w) => w.location = Some(at),
     }
 }
 

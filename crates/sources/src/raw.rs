@@ -6,8 +6,9 @@
 //! dump cheap to read.
 
 use pg_model::{
-    ClassRef, Container, Object, OwnerRef, PodSpecFacts, PriorityClassDef, QuotaConfig,
-    ResourceQuotaDef, Workload, WorkloadKind,
+    ClassRef, Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef,
+    PodSpecFacts, PodStructure, PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef,
+    WebhookConfigDef, Workload, WorkloadKind,
 };
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -112,6 +113,9 @@ pub struct RawObject {
     // AdmissionConfiguration and ResourceQuotaConfiguration
     pub plugins: Option<Vec<RawPlugin>>,
     pub limited_resources: Option<Vec<RawLimitedResource>>,
+    // Validating- and MutatingWebhookConfiguration
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub webhooks: Option<Vec<RawWebhook>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -150,6 +154,9 @@ pub struct RawSpec {
     pub init_containers: Option<Vec<RawContainer>>,
     pub volumes: Option<Vec<RawVolume>>,
     pub scope_selector: Option<RawScopeSelector>,
+    /// A Service's selector (a controller's is a LabelSelector: its `matchLabels` is skipped).
+    #[serde(deserialize_with = "map_or_nothing")]
+    pub selector: Option<Vec<(String, Scalar)>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -166,16 +173,192 @@ pub struct RawJobTemplate {
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct RawContainer {
     pub name: Option<Scalar>,
     pub image: Option<Scalar>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub ports: Option<Vec<RawPort>>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub volume_mounts: Option<Vec<RawVolumeMount>>,
+    pub security_context: Option<RawSecurityContext>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawPort {
+    pub container_port: Option<Scalar>,
+    pub host_port: Option<Scalar>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawVolumeMount {
+    pub name: Option<Scalar>,
+    pub read_only: Option<Scalar>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawSecurityContext {
+    pub capabilities: Option<RawCapabilities>,
+    pub privileged: Option<Scalar>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawCapabilities {
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub add: Option<Vec<Scalar>>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct RawVolume {
+    pub name: Option<Scalar>,
     pub host_path: Option<RawHostPath>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawWebhook {
+    pub name: Option<Scalar>,
+    pub failure_policy: Option<Scalar>,
+    pub client_config: Option<RawClientConfig>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub rules: Option<Vec<RawWebhookRule>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawClientConfig {
+    pub service: Option<RawServiceRef>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawServiceRef {
+    pub name: Option<Scalar>,
+    pub namespace: Option<Scalar>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RawWebhookRule {
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub operations: Option<Vec<Scalar>>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub api_groups: Option<Vec<Scalar>>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub resources: Option<Vec<Scalar>>,
+}
+
+/// A list, or nothing when a template put something else (a placeholder) where it belongs.
+fn seq_or_nothing<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: de::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct V<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+        type Value = Option<Vec<T>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = a.next_element()? {
+                out.push(item);
+            }
+            Ok(Some(out))
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V(std::marker::PhantomData))
+}
+
+/// A string-to-scalar map, or nothing when something else stands there.
+fn map_or_nothing<'de, D>(d: D) -> Result<Option<Vec<(String, Scalar)>>, D::Error>
+where
+    D: de::Deserializer<'de>,
+{
+    match Option::<MapOrOther>::deserialize(d)? {
+        Some(MapOrOther(m)) => Ok(m),
+        None => Ok(None),
+    }
+}
+
+struct MapOrOther(Option<Vec<(String, Scalar)>>);
+
+impl<'de> Deserialize<'de> for MapOrOther {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MapOrOther;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<MapOrOther, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<Scalar, Scalar>()? {
+                    if let (Some(k), Some(v)) = (k.as_text(), v.as_text()) {
+                        out.push((k, Scalar::Str(v)));
+                    }
+                }
+                Ok(MapOrOther(Some(out)))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<MapOrOther, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(MapOrOther(None))
+            }
+            fn visit_unit<E>(self) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<MapOrOther, E> {
+                Ok(MapOrOther(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -262,6 +445,37 @@ impl RawObject {
                     location: None,
                 })))
             }
+            "Service" => Some(Object::Service(Box::new(ServiceDef {
+                namespace: text(&self.metadata.namespace).filter(|n| !n.is_empty()),
+                name: text(&self.metadata.name).unwrap_or_default(),
+                selector: self
+                    .spec
+                    .and_then(|s| s.selector)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((k, v.as_text()?)))
+                    .collect(),
+                location: None,
+            }))),
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+                // `failurePolicy` defaults to Fail in v1, to Ignore in v1beta1.
+                let fail_by_default =
+                    !text(&self.api_version).is_some_and(|v| v.ends_with("/v1beta1"));
+                let webhooks: Vec<FailClosedWebhook> = self
+                    .webhooks
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|w| fail_closed_pod_webhook(w, fail_by_default))
+                    .collect();
+                (!webhooks.is_empty()).then(|| {
+                    Object::WebhookConfig(Box::new(WebhookConfigDef {
+                        kind: kind.clone(),
+                        name: text(&self.metadata.name).unwrap_or_default(),
+                        webhooks,
+                        location: None,
+                    }))
+                })
+            }
             "ResourceQuotaConfiguration" => self.quota_config(),
             "AdmissionConfiguration" => self
                 .plugins
@@ -300,9 +514,11 @@ impl RawObject {
             _ => split_template(self.spec.and_then(|s| s.template)),
         };
         let spec = spec.unwrap_or_default();
-        // A Pod's own labels are its pod labels: kept once, in `pod.labels`.
+        // A Pod's own labels are its pod labels: kept once, in `pod.labels`. Only pods are
+        // many enough to drop labels for; a controller's template keeps them all, for the
+        // Services that select it.
         let (labels, pod_labels) = match template_labels {
-            Some(t) => (labels(meta.labels, keep), labels(t.labels, keep)),
+            Some(t) => (labels(meta.labels, None), labels(t.labels, None)),
             None => (Vec::new(), labels(meta.labels, keep)),
         };
         let annotations = meta.annotations.unwrap_or_default();
@@ -361,8 +577,55 @@ fn class_ref(s: Option<Scalar>) -> ClassRef {
     }
 }
 
+/// A webhook that refuses pod writes while its in-cluster service is down, if `w` is one.
+fn fail_closed_pod_webhook(w: RawWebhook, fail_by_default: bool) -> Option<FailClosedWebhook> {
+    let fails = text(&w.failure_policy).map_or(fail_by_default, |p| p == "Fail");
+    let service = w.client_config?.service?;
+    if !fails {
+        return None;
+    }
+    let mut operations: Vec<String> = Vec::new();
+    let mut all_resources = false;
+    let mut pods = false;
+    for rule in w.rules.unwrap_or_default() {
+        let groups: Vec<String> = rule
+            .api_groups
+            .iter()
+            .flatten()
+            .filter_map(Scalar::as_text)
+            .collect();
+        if !groups.iter().any(|g| g.is_empty() || g == "*") {
+            continue;
+        }
+        let resources: Vec<String> = rule
+            .resources
+            .iter()
+            .flatten()
+            .filter_map(Scalar::as_text)
+            .collect();
+        let any = resources.iter().any(|r| r == "*" || r == "*/*");
+        if !any && !resources.iter().any(|r| r == "pods") {
+            continue;
+        }
+        pods = true;
+        all_resources |= any;
+        for op in rule.operations.iter().flatten().filter_map(Scalar::as_text) {
+            if !operations.contains(&op) {
+                operations.push(op);
+            }
+        }
+    }
+    pods.then(|| FailClosedWebhook {
+        name: text(&w.name).unwrap_or_default(),
+        service_namespace: text(&service.namespace),
+        service_name: text(&service.name).unwrap_or_default(),
+        operations,
+        all_resources,
+    })
+}
+
 fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
-    let containers = spec
+    let raw_containers: Vec<(RawContainer, bool)> = spec
         .init_containers
         .unwrap_or_default()
         .into_iter()
@@ -373,6 +636,11 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
                 .into_iter()
                 .map(|c| (c, false)),
         )
+        .collect();
+    let volumes = spec.volumes.unwrap_or_default();
+    let structure = structure(&raw_containers, &volumes);
+    let containers = raw_containers
+        .into_iter()
         .map(|(c, init)| Container {
             name: text(&c.name).unwrap_or_default(),
             image: text(&c.image).unwrap_or_default(),
@@ -386,15 +654,75 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
         preemption_never: text(&spec.preemption_policy).as_deref() == Some("Never"),
         host_network: spec.host_network.as_ref().is_some_and(Scalar::is_true),
         containers,
-        host_paths: spec
-            .volumes
-            .unwrap_or_default()
+        host_paths: volumes
             .into_iter()
             .filter_map(|v| text(&v.host_path?.path))
             .collect(),
         labels,
+        structure,
         positions: None,
     }
+}
+
+/// What the structural signals read, or `None` when the pod has none of it.
+fn structure(
+    containers: &[(RawContainer, bool)],
+    volumes: &[RawVolume],
+) -> Option<Box<PodStructure>> {
+    let mut host_mounts: Vec<HostMount> = Vec::new();
+    for v in volumes {
+        let (Some(name), Some(path)) = (
+            text(&v.name),
+            v.host_path.as_ref().and_then(|h| text(&h.path)),
+        ) else {
+            continue;
+        };
+        let mounts = containers
+            .iter()
+            .flat_map(|(c, _)| c.volume_mounts.iter().flatten())
+            .filter(|m| text(&m.name).as_deref() == Some(name.as_str()));
+        let mut mounted = false;
+        let mut writable = false;
+        for m in mounts {
+            mounted = true;
+            writable |= !m.read_only.as_ref().is_some_and(Scalar::is_true);
+        }
+        if mounted {
+            host_mounts.push(HostMount { path, writable });
+        }
+    }
+    let per_container: Vec<ContainerStructure> = containers
+        .iter()
+        .map(|(c, _)| ContainerStructure {
+            ports: c
+                .ports
+                .iter()
+                .flatten()
+                .flat_map(|p| [&p.container_port, &p.host_port])
+                .filter_map(|p| p.as_ref().and_then(Scalar::as_int))
+                .filter_map(|p| u16::try_from(p).ok())
+                .collect(),
+            added_capabilities: c
+                .security_context
+                .as_ref()
+                .and_then(|s| s.capabilities.as_ref())
+                .and_then(|c| c.add.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(Scalar::as_text)
+                .collect(),
+            privileged: c
+                .security_context
+                .as_ref()
+                .and_then(|s| s.privileged.as_ref())
+                .is_some_and(Scalar::is_true),
+        })
+        .collect();
+    let s = PodStructure {
+        host_mounts,
+        containers: per_container,
+    };
+    (!s.is_empty()).then(|| Box::new(s))
 }
 
 fn priority_class_values(exprs: &[RawScopeExpression]) -> Vec<String> {

@@ -18,11 +18,18 @@ pub fn check(w: &Workload, component: Option<&ComponentMatch>) -> Option<Draft> 
             "its pods run at priority 0: they can be preempted by any higher-priority pod and evicted under node pressure, taking the service down for the whole cluster"
         }
     };
+    let recognised = if c.likely {
+        format!(" is likely critical ({}) and", c.matched_by)
+    } else if c.by_signal() {
+        format!(" (recognised by {})", c.matched_by)
+    } else {
+        String::new()
+    };
     let mut d = Draft::new(
         CheckId::CriticalWithoutPriority,
         w,
         format!(
-            "{} ({}) has no priorityClassName; {consequence}",
+            "{} ({}){recognised} has no priorityClassName; {consequence}",
             c.name,
             c.role.as_str()
         ),

@@ -31,6 +31,8 @@ fn multus() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "image ghcr.io/k8snetworkplumbingwg/multus-cni".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
@@ -41,6 +43,8 @@ fn calico() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "image docker.io/calico/node".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
@@ -51,6 +55,8 @@ fn flannel() -> ComponentMatch {
         role: Role::NodeAgent,
         recommended_class: "system-node-critical".to_string(),
         matched_by: "hostNetwork DaemonSet mounting hostPath /etc/cni/net.d".to_string(),
+        severity: None,
+        likely: false,
     }
 }
 
@@ -178,6 +184,8 @@ pub fn report() -> Report {
                 role: Role::ClusterService,
                 recommended_class: "system-cluster-critical".to_string(),
                 matched_by: "image registry.k8s.io/coredns/coredns".to_string(),
+                severity: None,
+                likely: false,
             },
             class: ClassRef::Literal {
                 name: "system-cluster-critical".to_string(),
@@ -200,6 +208,8 @@ pub fn report() -> Report {
                 role: Role::NodeAgent,
                 recommended_class: "system-node-critical".to_string(),
                 matched_by: "name kube-proxy".to_string(),
+                severity: None,
+                likely: false,
             },
             class: ClassRef::Templated {
                 expression: "{{ kube_proxy_priority_class_name }}".to_string(),

@@ -1,0 +1,267 @@
+//! Catalog entries: critical components recognised by name (image, workload, container,
+//! label) or by the host paths they mount, and the order in which their patterns are tried.
+
+use crate::glob::glob_match;
+use pg_model::{Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, Workload, WorkloadKind};
+use serde::Deserialize;
+
+/// One known critical component and how to recognise it.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub class: Option<String>,
+    /// Where upstream ships it with a system class, or says it is critical. Required in the
+    /// built-in catalog (tested), optional in a policy file.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub images: Vec<String>,
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub containers: Vec<String>,
+    #[serde(default)]
+    pub labels: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub kinds: Vec<WorkloadKind>,
+    #[serde(default)]
+    pub host_network: bool,
+    #[serde(default)]
+    pub host_paths: Vec<String>,
+}
+
+impl Entry {
+    pub fn recommended_class(&self) -> &str {
+        self.class.as_deref().unwrap_or(match self.role {
+            Role::NodeAgent => SYSTEM_NODE_CRITICAL,
+            Role::ClusterService => SYSTEM_CLUSTER_CRITICAL,
+        })
+    }
+
+    fn applies_to_kind(&self, kind: WorkloadKind) -> bool {
+        self.kinds.is_empty() || self.kinds.contains(&kind)
+    }
+
+    fn namespace_allowed(&self, ns: Option<&str>) -> bool {
+        self.namespaces.is_empty()
+            || ns.is_none_or(|ns| ns.contains("{{") || self.namespaces.iter().any(|n| n == ns))
+    }
+
+    /// Why this entry matches `w`, if it does.
+    pub(crate) fn matches(&self, w: &Workload) -> Option<String> {
+        if !self.applies_to_kind(effective_kind(w)) {
+            return None;
+        }
+        for c in &w.pod.containers {
+            if let Some(repo) = repository(&c.image)
+                && let Some(p) = self.images.iter().find(|p| repository_matches(p, repo))
+            {
+                return Some(format!("image {}{}", c.image_and_origin(), pattern_note(p)));
+            }
+        }
+        if let Some((c, p)) = w.pod.containers.iter().find_map(|c| {
+            self.containers
+                .iter()
+                .find(|p| glob_match(p, &c.name))
+                .map(|p| (c, p))
+        }) {
+            return Some(format!("container {}{}", c.name, pattern_note(p)));
+        }
+        if !self.namespace_allowed(w.namespace.as_deref()) {
+            return None;
+        }
+        let owner_name = w.owner.as_ref().map(|o| o.name.as_str());
+        for name in [Some(w.name.as_str()), owner_name].into_iter().flatten() {
+            if let Some(p) = self.names.iter().find(|p| glob_match(p, name)) {
+                return Some(format!("name {name}{}", pattern_note(p)));
+            }
+        }
+        for (k, v) in w.pod.labels.iter().chain(&w.labels) {
+            for pattern in &self.labels {
+                let (pk, pv) = pattern.split_once('=').unwrap_or((pattern, "*"));
+                if pk == k && glob_match(pv, v) {
+                    return Some(format!("label {k}={v}"));
+                }
+            }
+        }
+        if !self.host_paths.is_empty() && (!self.host_network || w.pod.host_network) {
+            let hit = w.pod.host_paths.iter().find(|hp| {
+                self.host_paths
+                    .iter()
+                    .any(|p| hp.trim_end_matches('/') == p || hp.starts_with(&format!("{p}/")))
+            });
+            if let Some(hp) = hit {
+                let net = if self.host_network {
+                    "hostNetwork + "
+                } else {
+                    ""
+                };
+                return Some(format!("{net}hostPath {hp}"));
+            }
+        }
+        None
+    }
+
+    /// This entry cut into rules, one per kind of pattern and specificity, each keeping the
+    /// entry's id, role, kinds and namespaces.
+    pub(crate) fn rules(&self) -> Vec<(Specificity, Entry)> {
+        let bare = Entry {
+            images: Vec::new(),
+            names: Vec::new(),
+            containers: Vec::new(),
+            labels: Vec::new(),
+            host_paths: Vec::new(),
+            ..self.clone()
+        };
+        let mut out: Vec<(Specificity, Entry)> = Vec::new();
+        let mut add = |spec: Specificity, set: &dyn Fn(&mut Entry)| {
+            if let Some((_, e)) = out.iter_mut().find(|(s, _)| *s == spec) {
+                set(e);
+            } else {
+                let mut e = bare.clone();
+                set(&mut e);
+                out.push((spec, e));
+            }
+        };
+        for p in &self.names {
+            let spec = Specificity::of(p, Precedence::ExactName, 1);
+            add(spec, &|e| e.names.push(p.clone()));
+        }
+        for p in &self.images {
+            let segments = p.split('/').count();
+            let spec = Specificity::of(p, Precedence::ExactImage, segments);
+            add(spec, &|e| e.images.push(p.clone()));
+        }
+        for p in &self.containers {
+            let spec = Specificity::of(p, Precedence::ExactContainer, 1);
+            add(spec, &|e| e.containers.push(p.clone()));
+        }
+        for p in &self.labels {
+            add(
+                Specificity {
+                    precedence: Precedence::Label,
+                    segments: 0,
+                },
+                &|e| e.labels.push(p.clone()),
+            );
+        }
+        if !self.host_paths.is_empty() {
+            add(
+                Specificity {
+                    precedence: Precedence::HostPath,
+                    segments: 0,
+                },
+                &|e| e.host_paths.clone_from(&self.host_paths),
+            );
+        }
+        out
+    }
+}
+
+/// Which kind of pattern decided, most specific first: a workload's own exact name, then an
+/// exact image repository (more path segments first: `rocm/k8s-device-plugin` before
+/// `k8s-device-plugin`), an exact container name, any `*` pattern, a label, a host path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Precedence {
+    ExactName,
+    ExactImage,
+    ExactContainer,
+    Glob,
+    Label,
+    HostPath,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Specificity {
+    precedence: Precedence,
+    /// Negated segment count, so that the natural order puts longer repositories first.
+    segments: i64,
+}
+
+impl Specificity {
+    fn of(pattern: &str, exact: Precedence, segments: usize) -> Specificity {
+        if pattern.contains('*') {
+            Specificity {
+                precedence: Precedence::Glob,
+                segments: 0,
+            }
+        } else {
+            Specificity {
+                precedence: exact,
+                segments: -(segments as i64),
+            }
+        }
+    }
+}
+
+/// Names the pattern when it was a `*` glob: a less specific match than an exact one.
+fn pattern_note(pattern: &str) -> String {
+    if pattern.contains('*') {
+        format!(" (pattern {pattern})")
+    } else {
+        String::new()
+    }
+}
+
+/// A pod is judged as the kind of workload that owns it.
+pub(crate) fn effective_kind(w: &Workload) -> WorkloadKind {
+    match (&w.owner, w.kind) {
+        (Some(o), WorkloadKind::Pod) => WorkloadKind::from_kind(&o.kind).unwrap_or(w.kind),
+        _ => w.kind,
+    }
+}
+
+/// `ghcr.io/org/multus-cni:v4@sha256:…` -> `ghcr.io/org/multus-cni`
+pub(crate) fn repository(image: &str) -> Option<&str> {
+    let image = image.split('@').next()?;
+    let last_slash = image.rfind('/').map_or(0, |i| i + 1);
+    let repo = match image[last_slash..].find(':') {
+        Some(colon) => &image[..last_slash + colon],
+        None => image,
+    };
+    (!repo.is_empty() && !repo.contains("{{")).then_some(repo)
+}
+
+/// `calico/node` matches `quay.io/calico/node`, `multus-cni` any repository ending in it.
+pub(crate) fn repository_matches(pattern: &str, repo: &str) -> bool {
+    let want: Vec<&str> = pattern.split('/').collect();
+    let have: Vec<&str> = repo.split('/').collect();
+    have.len() >= want.len()
+        && want
+            .iter()
+            .zip(&have[have.len() - want.len()..])
+            .all(|(p, s)| glob_match(p, s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories() {
+        assert_eq!(
+            repository("ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick"),
+            Some("ghcr.io/k8snetworkplumbingwg/multus-cni")
+        );
+        assert_eq!(
+            repository("localhost:5000/kube-proxy"),
+            Some("localhost:5000/kube-proxy")
+        );
+        assert_eq!(
+            repository("registry.k8s.io/kube-proxy:v1.34.0@sha256:ab"),
+            Some("registry.k8s.io/kube-proxy")
+        );
+        assert!(repository_matches("calico/node", "quay.io/calico/node"));
+        assert!(!repository_matches("calico/node", "quay.io/other/node"));
+        assert!(repository_matches(
+            "multus-cni",
+            "ghcr.io/k8snetworkplumbingwg/multus-cni"
+        ));
+    }
+}
