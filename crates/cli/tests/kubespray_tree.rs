@@ -318,7 +318,7 @@ fn kubespray_with_an_inventory_its_group_vars_win_over_role_defaults() {
         .expect("flagged");
     assert!(
         cinder.contains(
-            "image mirror.example.com/k8s/sig-storage/csi-attacher:v4.5.1 (./roles/kubespray_defaults/defaults/main/download.yml:316)"
+            "image mirror.example.com/k8s/sig-storage/csi-provisioner:v4.0.1 (./roles/kubespray_defaults/defaults/main/download.yml:318)"
         ),
         "{cinder}"
     );
