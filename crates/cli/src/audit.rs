@@ -31,7 +31,7 @@ pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loade
         pg_sources::load(
             &inputs,
             &Options {
-                max_yaml_bytes: input.max_yaml_size << 20,
+                max_yaml_bytes: input.max_yaml_size.saturating_mul(1 << 20),
                 keep_labels: Some(keep_labels.into()),
                 values: input.values.clone(),
                 follow: input.walk.follow,

@@ -97,7 +97,7 @@ pub struct FixArgs {
     #[arg(long, value_name = "DIR", requires = "emit")]
     pub out: Option<PathBuf>,
     /// Refuse YAML files larger than this many MiB
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = crate::args::max_yaml_size())]
     pub max_yaml_size: u64,
     /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
     /// (repeatable; later files win)

@@ -230,8 +230,10 @@ pub fn add_risk_lines(
         .iter()
         .filter(|p| !had_problem(p))
         .filter(|p| {
-            std::fs::metadata(p)
-                .is_ok_and(|m| m.is_file() && (is_json(p) || m.len() <= input.max_yaml_size << 20))
+            std::fs::metadata(p).is_ok_and(|m| {
+                m.is_file()
+                    && (is_json(p) || m.len() <= input.max_yaml_size.saturating_mul(1 << 20))
+            })
         })
         .collect();
     if files.is_empty() {

@@ -9,6 +9,14 @@ pub enum FixError {
     Read { file: String, source: io::Error },
     #[error("{}: invalid UTF-8; manifests must be UTF-8 text", visible(file))]
     NotUtf8 { file: String },
+    /// The audit reads UTF-16 (as kubectl does); fixes are written as the file's own bytes,
+    /// which would need a UTF-16 writer for one rare case.
+    #[error(
+        "{}: UTF-16 text, which fix does not write; convert it to UTF-8 (iconv -f UTF-16 -t \
+         UTF-8) and run fix again; left as it was",
+        visible(file)
+    )]
+    Utf16 { file: String },
     #[error(
         "{}:{line}:{col}: cannot parse it to fix it: {}",
         visible(file),

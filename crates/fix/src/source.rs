@@ -125,6 +125,9 @@ impl Source {
         // Taken after reading: a write that lands during the read changes it, and then the
         // text (whatever mix it is) is never written back.
         let stamp = Stamp::of(&file.metadata().map_err(io)?);
+        if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+            return Err(FixError::Utf16 { file: name });
+        }
         let text =
             String::from_utf8(bytes).map_err(|_| FixError::NotUtf8 { file: name.clone() })?;
         Ok(Source {

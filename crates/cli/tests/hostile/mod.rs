@@ -10,7 +10,8 @@ use std::path::Path;
 pub const HOSTILE_NAME_YAML: &str =
     r#""evil\n::error file=README.md::from-a-name\e]8;;https://e.example\a\e[2J\r\0\Nend""#;
 /// A file name with the same idea (NUL and `/` cannot be in a file name).
-pub const HOSTILE_FILE: &str = "x\n::error file=README.md::from-a-path\x1b]8;;mailto:e@e.example\x07\r.yaml";
+pub const HOSTILE_FILE: &str =
+    "x\n::error file=README.md::from-a-path\x1b]8;;mailto:e@e.example\x07\r.yaml";
 
 /// The Multus DaemonSet under the hostile name, in a file with the hostile name, next to an
 /// unreadable file with a hostile name (an input error on stderr).
@@ -18,7 +19,10 @@ pub fn hostile_tree(dir: &Path) {
     let multus =
         std::fs::read_to_string(super::common::repo_root().join("examples/multus-daemonset.yml"))
             .unwrap()
-            .replace("name: kube-multus-ds", &format!("name: {HOSTILE_NAME_YAML}"));
+            .replace(
+                "name: kube-multus-ds",
+                &format!("name: {HOSTILE_NAME_YAML}"),
+            );
     std::fs::write(dir.join(HOSTILE_FILE), multus).unwrap();
     std::fs::write(
         dir.join("bad\n::error file=README.md::from-a-bad-file\x1b[31m.yaml"),
@@ -42,4 +46,3 @@ pub fn assert_harmless(what: &str, text: &[u8]) {
         );
     }
 }
-

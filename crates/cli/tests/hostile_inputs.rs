@@ -1,0 +1,193 @@
+//! Inputs that used to be dropped silently or to make a limit lie (issue 14, items 3 to 7):
+//! UTF-16 manifests, a List inside a List, limits that wrapped or named the wrong size, and
+//! the questionable cases, each with the behaviour docs/fix.md's "Guarantees" promise.
+
+mod common;
+use common::*;
+use std::process::{Command, Output, Stdio};
+
+fn multus() -> String {
+    std::fs::read_to_string(repo_root().join("examples/multus-daemonset.yml")).unwrap()
+}
+
+fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for unit in (if bom { "\u{feff}" } else { "" })
+        .encode_utf16()
+        .chain(text.encode_utf16())
+    {
+        bytes.extend(if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
+    }
+    bytes
+}
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_priorityguard"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn utf16_manifests_with_a_byte_order_mark_are_read_like_kubectl_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("le.yml"), utf16(&multus(), false, true)).unwrap();
+    std::fs::write(dir.path().join("be.yml"), utf16(&multus(), true, true)).unwrap();
+    let out = run_in(dir.path(), &["audit", "-o", "json", "."]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let keys = finding_keys(&json(&out));
+    let multus_findings = keys
+        .iter()
+        .filter(|(check, _, object)| {
+            check == "critical-without-priority" && object == "kube-system/DaemonSet/kube-multus-ds"
+        })
+        .count();
+    assert_eq!(multus_findings, 2, "{keys:?}");
+    // Standard input too.
+    let out = priorityguard_stdin(&["audit", "-"], Some(&utf16(&multus(), false, true)));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn utf16_without_a_byte_order_mark_is_one_clear_error_not_a_silent_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("m.yml"), utf16(&multus(), false, false)).unwrap();
+    let out = run_in(dir.path(), &["audit", "."]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("m.yml: looks like UTF-16 without a byte-order mark"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fix_refuses_to_write_utf16_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = utf16(&multus(), false, true);
+    std::fs::write(dir.path().join("m.yml"), &bytes).unwrap();
+    let out = run_in(dir.path(), &["fix", "--write", "m.yml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("UTF-16 text, which fix does not write"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(dir.path().join("m.yml")).unwrap(), bytes);
+}
+
+#[test]
+fn a_list_inside_a_list_is_refused_in_yaml_and_json() {
+    let yaml = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: List\n  items:\n  - kind: Pod\n    metadata: {name: a}\n";
+    let json = r#"{"apiVersion":"v1","kind":"List","items":[{"kind":"PodList","items":[{"kind":"Pod","metadata":{"name":"a"}}]}]}"#;
+    for input in [yaml, json] {
+        let out = priorityguard_stdin(&["audit", "-"], Some(input.as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("a List inside a List"), "{err}");
+    }
+}
+
+#[test]
+fn max_yaml_size_never_wraps() {
+    let file = upstream("multus-cni/multus-daemonset.yml");
+    // 2^44 MiB is 2^64 bytes: refused as a usage error, not turned into 0.
+    let out = priorityguard(&["audit", "--max-yaml-size", "17592186044416", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not in 0..=17592186044415"),
+        "{}",
+        stderr(&out)
+    );
+    let out = priorityguard(&["audit", "--max-yaml-size", "17592186044415", &file]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn a_json_item_over_the_limit_is_refused_alone_and_the_items_after_it_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pods.json");
+    let big = "x".repeat(pg_sources::json::MAX_OBJECT_BYTES + 1);
+    let pod = |name: &str, extra: &str| {
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"kube-system","annotations":{{"a":"{extra}"}}}},"spec":{{"containers":[{{"name":"c","image":"ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot"}}]}}}}"#
+        )
+    };
+    let text = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":[\n{},\n{}\n]}}\n",
+        pod("huge", &big),
+        pod("after", "")
+    );
+    std::fs::write(&path, text).unwrap();
+    drop(big);
+    let out = run_in(dir.path(), &["audit", "--all", "-o", "json", "pods.json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("pods.json:2:"), "{err}");
+    assert!(err.contains("larger than 64 MiB"), "{err}");
+    let keys = finding_keys(&json(&out));
+    assert!(
+        keys.iter().any(|(_, _, o)| o == "kube-system/Pod/after"),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn a_policy_file_that_never_ends_or_is_binary_is_refused_quickly() {
+    let file = upstream("multus-cni/multus-daemonset.yml");
+    let out = priorityguard(&["audit", "--policy", "/dev/zero", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("/dev/zero: larger than 4 MiB"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("p.yaml"), b"checks: {}\n\0\0").unwrap();
+    let out = run_in(dir.path(), &["audit", "--policy", "p.yaml", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("p.yaml: binary data"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn standard_input_says_what_is_wrong_with_it() {
+    let zeros = vec![0u8; 1 << 20];
+    let out = priorityguard_stdin(&["audit", "-"], Some(&zeros));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("<stdin>: binary data (NUL bytes)"),
+        "{}",
+        stderr(&out)
+    );
+
+    let comments = "# a comment line of YAML\n".repeat(100_000);
+    let out = priorityguard_stdin(
+        &["audit", "--max-yaml-size", "1", "-"],
+        Some(comments.as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("more than 1.0 MiB of YAML on standard input (--max-yaml-size 1)")
+            && err.contains("kubectl get -o json"),
+        "{err}"
+    );
+}
