@@ -191,3 +191,72 @@ fn standard_input_says_what_is_wrong_with_it() {
         "{err}"
     );
 }
+
+#[test]
+fn the_same_workload_twice_in_one_file_is_fixed_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("twice.yml"),
+        format!("{}---\n{}", multus(), multus()),
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["fix", "--write", "twice.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fixed = std::fs::read_to_string(dir.path().join("twice.yml")).unwrap();
+    assert_eq!(
+        fixed
+            .matches("priorityClassName: system-node-critical")
+            .count(),
+        2
+    );
+    let out = run_in(dir.path(), &["audit", "twice.yml"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn two_pods_of_one_daemonset_in_a_pod_list_are_both_fixed() {
+    let pod = |n: &str| {
+        format!(
+            r#"{{"apiVersion": "v1", "kind": "Pod", "metadata": {{"name": "kube-multus-ds-{n}", "namespace": "kube-system", "ownerReferences": [{{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kube-multus-ds", "controller": true, "uid": "u"}}]}}, "spec": {{"containers": [{{"name": "kube-multus", "image": "ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot"}}]}}}}"#
+        )
+    };
+    let list = format!(
+        "{{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n{},\n{}\n]}}\n",
+        pod("a"),
+        pod("b")
+    );
+    let out = priorityguard_stdin(&["fix", "--write", "-"], Some(list.as_bytes()));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let fixed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        fixed
+            .matches("\"priorityClassName\": \"system-node-critical\"")
+            .count(),
+        2,
+        "{fixed}"
+    );
+}
+
+#[test]
+fn a_null_pod_spec_is_a_note_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: kube-multus-ds\n  namespace: kube-system\nspec:\n  template:\n    metadata:\n      labels: {app: multus}\n    spec: ~\n";
+    std::fs::write(dir.path().join("null.yml"), text).unwrap();
+    let out = run_in(dir.path(), &["fix", "--write", "null.yml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("pod spec is empty or null (`spec: ~`)"),
+        "{err}"
+    );
+    assert!(!err.contains("changed since"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("null.yml")).unwrap(),
+        text
+    );
+}

@@ -129,7 +129,21 @@ pub fn plan(
         let mut moved = false;
         for f in findings {
             match change_for(f, &parsed.sites, opts) {
-                Ok((site, change)) => file.merge(site, change),
+                Ok((site, change)) => {
+                    // The audit folds the same workload written twice, and the pods of one
+                    // owner, into one finding at the first one's position: fix them all.
+                    for twin in twins(f, site, &parsed.sites) {
+                        let mut c = change.clone();
+                        c.object = twin.object.clone();
+                        c.location = Location {
+                            file: name.clone(),
+                            line: twin.start.line as u32,
+                            column: twin.start.col as u32 + 1,
+                        };
+                        file.merge(twin, c);
+                    }
+                    file.merge(site, change)
+                }
                 Err(Refusal::Moved) => moved = true,
                 Err(Refusal::Note(message)) => plan.notes.push(Note {
                     location: f
@@ -169,6 +183,21 @@ impl FilePlan {
             }
         }
     }
+}
+
+/// The other workloads of `sites` that `f` stands for: the same object again, or the other
+/// pods it lists.
+fn twins<'s>(f: &'s Finding, site: &'s Site, sites: &'s [Site]) -> impl Iterator<Item = &'s Site> {
+    sites.iter().filter(move |s| {
+        s.start != site.start
+            && s.spec.is_some()
+            && (s.object == site.object
+                || f.pods.iter().any(|p| {
+                    p.location.as_ref().is_some_and(|l| {
+                        l.line == s.start.line as u32 && l.column == s.start.col as u32 + 1
+                    })
+                }))
+    })
 }
 
 /// Why a finding gets no change.

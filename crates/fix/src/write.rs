@@ -38,7 +38,8 @@ use std::path::{Path, PathBuf};
 /// return an error, `abort-before-rename` and `abort-after-rename` abort the process (SIGABRT)
 /// just before the swap or right after the displaced original is removed, `change-before-rename` appends a line to the original (as an
 /// in-place writer would) and `replace-before-rename` renames another file over it, both
-/// after the last check before the swap.
+/// after the last check before the swap; `measure-window` prints how long the window after
+/// the swap lasted (from the swap to the end of the check of the displaced original).
 #[cfg(feature = "failpoints")]
 pub const FAILPOINT_VAR: &str = "PRIORITYGUARD_FIX_FAILPOINT";
 
@@ -105,12 +106,18 @@ pub fn write_atomic(source: &Source, new: &str) -> Result<(), FixError> {
     }
     #[cfg(feature = "failpoints")]
     failpoint_before(&file, &target, &tmp_path)?;
+    #[cfg(feature = "failpoints")]
+    let swapped_at = std::time::Instant::now();
     match exchange(&tmp_path, &target) {
         Ok(true) => {
             // Both names exist: `target` is the new file, `tmp_path` what was at `target`.
             let displaced_is_original = fs::symlink_metadata(&tmp_path)
                 .is_ok_and(|m| Stamp::of(&m).id == stamp.id)
                 && original.unchanged(text).unwrap_or(false);
+            #[cfg(feature = "failpoints")]
+            if std::env::var(FAILPOINT_VAR).is_ok_and(|v| v == "measure-window") {
+                eprintln!("window: {} ns", swapped_at.elapsed().as_nanos());
+            }
             if !displaced_is_original {
                 return Err(swap_back(&tmp_path, &target, ours, &file, guard));
             }
