@@ -179,6 +179,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
         walk: a.walk.clone(),
         cluster: a.cluster,
     };
+    let inputs: Vec<PathBuf> = input.paths.iter().map(PathBuf::from).collect();
     let mut loaded = if input.paths.is_empty() {
         pg_sources::Loaded::default()
     } else {
@@ -241,7 +242,9 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
                 stdin_written = true;
                 continue;
             }
-            match pg_fix::write_atomic(&fix.source, &fix.after) {
+            let written = pg_fix::check_within(&fix.source, &inputs)
+                .and_then(|()| pg_fix::write_atomic(&fix.source, &fix.after));
+            match written {
                 Ok(()) => eprintln!("fixed {}{what}", visible(name)),
                 Err(e) => write_errors.push(e),
             }

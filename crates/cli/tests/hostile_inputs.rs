@@ -260,3 +260,67 @@ fn a_null_pod_spec_is_a_note_that_says_so() {
         text
     );
 }
+
+#[test]
+fn names_and_namespaces_that_are_not_strings_are_refused_with_one_line() {
+    for (field, value, what) in [
+        ("name", "1e3", "metadata.name is a number"),
+        ("name", "true", "metadata.name is a boolean"),
+        ("namespace", "0x10", "metadata.namespace is a number"),
+    ] {
+        let yaml = multus().replace(
+            "name: kube-multus-ds\n  namespace: kube-system",
+            &if field == "name" {
+                format!("name: {value}\n  namespace: kube-system")
+            } else {
+                format!("name: kube-multus-ds\n  namespace: {value}")
+            },
+        );
+        assert!(yaml.contains(&format!("{field}: {value}")), "{field}");
+        let out = priorityguard_stdin(&["audit", "-"], Some(yaml.as_bytes()));
+        assert_eq!(out.status.code(), Some(2), "{field}: {value}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(what) && err.contains("not a string"), "{err}");
+    }
+    let json = r#"{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":1000,"namespace":"kube-system"},"spec":{"template":{"spec":{"containers":[{"name":"m","image":"ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot"}]}}}}"#;
+    let out = priorityguard_stdin(&["audit", "-"], Some(json.as_bytes()));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("metadata.name is a number"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn fix_write_does_not_follow_a_symlink_out_of_the_walked_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside.yml");
+    std::fs::write(&outside, multus()).unwrap();
+    std::fs::create_dir(dir.path().join("d2")).unwrap();
+    std::os::unix::fs::symlink(&outside, dir.path().join("d2/link.yml")).unwrap();
+    let out = run_in(dir.path(), &["fix", "--write", "d2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("d2/link.yml: a symlink to") && err.contains("outside the paths given"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), multus());
+    // Named, the link is its own input: its target is fixed.
+    let out = run_in(dir.path(), &["fix", "--write", "d2/link.yml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        std::fs::read_to_string(&outside)
+            .unwrap()
+            .contains("priorityClassName")
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.path().join("d2/link.yml"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

@@ -53,10 +53,17 @@ pub enum FixError {
     /// keep the old text without anyone noticing.
     #[error(
         "{}: has {links} hard links, which a rename would silently separate; left as it was \
-         (fix it with `fix --diff` and `patch`, which writes in place)",
+         (apply `fix --diff` to it by hand, or remove the other links)",
         visible(file)
     )]
     HardLinks { file: String, links: u64 },
+    #[error(
+        "{}: a symlink to {}, outside the paths given; not written (name the link or its \
+         target to fix it); left as it was",
+        visible(file),
+        visible(target)
+    )]
+    OutsideInputs { file: String, target: String },
     #[error(
         "{}: cannot {step}: {}; left as it was",
         visible(file),

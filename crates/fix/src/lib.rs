@@ -31,4 +31,4 @@ pub use source::{STDIN_NAME, Source};
 pub use stream::{Streamed, fix_text};
 #[cfg(feature = "failpoints")]
 pub use write::FAILPOINT_VAR;
-pub use write::{TEMP_MARKER, write_atomic};
+pub use write::{TEMP_MARKER, check_within, write_atomic};

@@ -46,6 +46,26 @@ pub const FAILPOINT_VAR: &str = "PRIORITYGUARD_FIX_FAILPOINT";
 /// Temporary files are named `.<name>.priorityguard-<pid>-<n>.tmp`.
 pub const TEMP_MARKER: &str = ".priorityguard-";
 
+/// Refuses a file that resolves (through symlinks) to a place outside every one of `inputs`,
+/// the paths named on the command line: `fix --write dir/` must not rewrite what a link in
+/// `dir/` points to elsewhere. A link named itself is its own input, so it is written.
+pub fn check_within(source: &Source, inputs: &[PathBuf]) -> Result<(), FixError> {
+    let Some(Ok(target)) = source.path.as_deref().map(fs::canonicalize) else {
+        return Ok(());
+    };
+    let inside = inputs
+        .iter()
+        .filter_map(|i| fs::canonicalize(i).ok())
+        .any(|root| target.starts_with(root));
+    if inside {
+        return Ok(());
+    }
+    Err(FixError::OutsideInputs {
+        file: source.name.to_string(),
+        target: target.display().to_string(),
+    })
+}
+
 /// Writes `new` over the file `source` was read from.
 pub fn write_atomic(source: &Source, new: &str) -> Result<(), FixError> {
     let file = source.name.to_string();

@@ -401,7 +401,15 @@ fn load_bytes(
             }),
             Ok(raw) => {
                 kubernetes += 1;
-                if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {
+                let not_a_string = non_string_name(&raw);
+                let object = raw.into_object(opts.keep_labels.as_deref());
+                if let (Some(message), Some(_)) = (&not_a_string, &object) {
+                    loaded.problems.push(InputProblem {
+                        source: format!("{name}:{}", unit.tree.node(unit.root).start.line),
+                        message: message.clone(),
+                        skipped: false,
+                    });
+                } else if let Some(mut object) = object {
                     locate(&mut object, unit.tree, unit.root, &name);
                     if let (Object::Workload(w), Some(facts)) = (&mut object, &helm_facts) {
                         facts.resolve(w);
@@ -513,6 +521,29 @@ fn claims_kubernetes(text: &str) -> bool {
         })
     };
     has_key("apiVersion") && has_key("kind")
+}
+
+/// `name: 1e3`, `namespace: 0x10`, `name: true`: YAML reads them as a number or a boolean,
+/// and the API server refuses an object whose name is not a string (so does kubectl, before
+/// sending it); read as text they would name an object that cannot exist.
+pub(crate) fn non_string_name(raw: &RawObject) -> Option<String> {
+    use crate::raw::Scalar;
+    let what = |s: &Option<Scalar>| match s {
+        Some(Scalar::Int(_) | Scalar::Float(_)) => Some("a number"),
+        Some(Scalar::Bool(_)) => Some("a boolean"),
+        Some(Scalar::Collection) => Some("a collection"),
+        _ => None,
+    };
+    [
+        ("metadata.name", &raw.metadata.name),
+        ("metadata.namespace", &raw.metadata.namespace),
+    ]
+    .into_iter()
+    .find_map(|(field, value)| {
+        what(value).map(|w| {
+            format!("{field} is {w}, not a string; the API server refuses it (quote it: \"...\")")
+        })
+    })
 }
 
 /// kubectl's refusal too (it does not flatten a List inside a List).

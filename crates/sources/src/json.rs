@@ -471,5 +471,13 @@ fn parse_item(
     if raw.kind.is_none() {
         raw.kind = item_kind.map(|k| Scalar::Str(k.to_string()));
     }
-    Ok(raw.into_object(keep_labels))
+    let not_a_string = crate::file::non_string_name(&raw);
+    match (raw.into_object(keep_labels), not_a_string) {
+        (Some(_), Some(message)) => Err(ItemError {
+            line,
+            column: 1,
+            message,
+        }),
+        (object, _) => Ok(object),
+    }
 }
