@@ -324,3 +324,19 @@ fn fix_write_does_not_follow_a_symlink_out_of_the_walked_directory() {
             .is_symlink()
     );
 }
+
+#[test]
+fn deeply_nested_flow_collections_get_a_depth_error() {
+    for (open, close) in [("{a: ", "}"), ("[", "]")] {
+        let yaml = format!(
+            "kind: Pod\nmetadata: {}1{}\n",
+            open.repeat(300),
+            close.repeat(300)
+        );
+        let out = priorityguard_stdin(&["audit", "-"], Some(yaml.as_bytes()));
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("nested too deeply"), "{err}");
+    }
+}

@@ -552,7 +552,11 @@ pub(crate) const NESTED_LIST: &str =
 
 /// Parser messages, with a hint where the usual cause is known.
 fn yaml_message(message: &str) -> String {
-    if message.contains("tab") {
+    if message.contains("recursion limit") {
+        format!(
+            "invalid YAML: nested too deeply ({message}; manifests need a few dozen levels at most)"
+        )
+    } else if message.contains("tab") {
         format!("invalid YAML: {message} (YAML indentation must use spaces, not tabs)")
     } else {
         format!("invalid YAML: {message}")
