@@ -95,9 +95,14 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
                 return problem(&*name, describe_io_error(&e));
             }
             return match decode_utf16(&bytes, big_endian) {
-                Ok(text) => {
-                    load_bytes(name, text.into_bytes(), Dialect::of(path), Some(path), explicit, opts)
-                }
+                Ok(text) => load_bytes(
+                    name,
+                    text.into_bytes(),
+                    Dialect::of(path),
+                    Some(path),
+                    explicit,
+                    opts,
+                ),
                 Err(line) => problem(
                     format!("{name}:{line}"),
                     "invalid UTF-16 (it starts with a UTF-16 byte-order mark)",
