@@ -26,7 +26,7 @@ pub fn hostile_tree(dir: &Path) {
     std::fs::write(dir.join(HOSTILE_FILE), multus).unwrap();
     std::fs::write(
         dir.join("bad\n::error file=README.md::from-a-bad-file\x1b[31m.yaml"),
-        "a: [\n",
+        "apiVersion: v1\nkind: Pod\nmetadata: [\n",
     )
     .unwrap();
 }
