@@ -68,17 +68,44 @@ pub enum CatalogError {
 }
 
 impl Policy {
+    /// Reads a policy file: at most [`MAX_POLICY_BYTES`] of UTF-8 text (`--policy /dev/zero`
+    /// must not read until memory runs out).
     pub fn from_file(path: &std::path::Path) -> Result<Policy, CatalogError> {
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Io {
+        use std::io::Read;
+        let io = |source| CatalogError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let invalid = |message: String| CatalogError::Invalid {
+            path: path.display().to_string(),
+            message,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_POLICY_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_POLICY_BYTES {
+            return Err(invalid(format!(
+                "larger than {} MiB; a policy file is a few lines of YAML",
+                MAX_POLICY_BYTES >> 20
+            )));
+        }
+        if bytes.contains(&0) {
+            return Err(invalid(
+                "binary data (NUL bytes), not a YAML policy file".into(),
+            ));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| invalid("invalid UTF-8; a policy file is UTF-8 YAML".into()))?;
         pg_yaml::from_str(&text).map_err(|message| CatalogError::Invalid {
             path: path.display().to_string(),
             message,
         })
     }
 }
+
+/// Policy files larger than this are refused; the built-in catalog is a few dozen KiB.
+pub const MAX_POLICY_BYTES: u64 = 4 << 20;
 
 #[derive(Clone, Debug)]
 pub struct Catalog {

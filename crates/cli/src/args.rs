@@ -68,7 +68,7 @@ pub struct InputArgs {
     )]
     pub paths: Vec<String>,
     /// Refuse YAML files larger than this many MiB (JSON of any size is streamed)
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = max_yaml_size())]
     pub max_yaml_size: u64,
     /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
     /// (repeatable; later files win)
@@ -228,4 +228,10 @@ pub struct ClassesArgs {
     /// Print JSON instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--max-yaml-size` in MiB: at most what a byte count can hold (2^44 MiB), so the limit in
+/// bytes never wraps.
+pub fn max_yaml_size() -> clap::builder::RangedU64ValueParser {
+    clap::value_parser!(u64).range(0..=u64::MAX >> 20)
 }

@@ -3,7 +3,7 @@ use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, output};
 use anyhow::Context;
 use pg_catalog::{Catalog, Policy};
 use pg_checks::Config;
-use pg_model::{InputProblem, Report, Severity};
+use pg_model::{InputProblem, Report, Severity, visible};
 use pg_report::{Format, RenderOptions};
 use pg_sources::{Input, Loaded, Options};
 use std::io::{IsTerminal, Write};
@@ -31,7 +31,7 @@ pub fn load_inputs(input: &InputArgs, catalog: &Catalog) -> anyhow::Result<Loade
         pg_sources::load(
             &inputs,
             &Options {
-                max_yaml_bytes: input.max_yaml_size << 20,
+                max_yaml_bytes: input.max_yaml_size.saturating_mul(1 << 20),
                 keep_labels: Some(keep_labels.into()),
                 values: input.values.clone(),
                 follow: input.walk.follow,
@@ -61,7 +61,7 @@ pub fn cluster_options(c: &ClusterArgs) -> pg_cluster::ClusterOptions {
 
 fn print_problem(p: &InputProblem) {
     let level = if p.skipped { "note" } else { "error" };
-    eprintln!("{level}: {}: {}", p.source, p.message);
+    eprintln!("{level}: {}: {}", visible(&p.source), visible(&p.message));
 }
 
 pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
@@ -114,11 +114,19 @@ fn record_events(cluster: &ClusterArgs, findings: &[pg_model::Finding]) -> anyho
             Ok(pg_cluster::Recorded::Created) => created += 1,
             Ok(pg_cluster::Recorded::Repeated(_)) => repeated += 1,
             Ok(pg_cluster::Recorded::NotInCluster) => {
-                eprintln!("note: {} is not in the cluster; no Event", r.object)
+                eprintln!(
+                    "note: {} is not in the cluster; no Event",
+                    visible(&r.object.to_string())
+                )
             }
             Err(e) => {
                 failed += 1;
-                eprintln!("error: Event for {} ({}): {e}", r.object, r.check);
+                eprintln!(
+                    "error: Event for {} ({}): {}",
+                    visible(&r.object.to_string()),
+                    r.check,
+                    visible(&e.to_string())
+                );
             }
         }
     }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use pg_catalog::{Catalog, Policy};
 use pg_checks::Config;
 use pg_fix::{FixError, Fixer, Note, Options, Source, emit};
-use pg_model::{CheckId, Finding};
+use pg_model::{CheckId, Finding, visible};
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::PathBuf;
 
@@ -97,7 +97,7 @@ pub struct FixArgs {
     #[arg(long, value_name = "DIR", requires = "emit")]
     pub out: Option<PathBuf>,
     /// Refuse YAML files larger than this many MiB
-    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = crate::args::max_yaml_size())]
     pub max_yaml_size: u64,
     /// A values file merged over each Helm chart's values.yaml, like `helm template -f`
     /// (repeatable; later files win)
@@ -179,6 +179,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
         walk: a.walk.clone(),
         cluster: a.cluster,
     };
+    let inputs: Vec<PathBuf> = input.paths.iter().map(PathBuf::from).collect();
     let mut loaded = if input.paths.is_empty() {
         pg_sources::Loaded::default()
     } else {
@@ -219,7 +220,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
             failed |= print_errors(&[e]);
         }
         for (path, _) in &emitted.files {
-            eprintln!("wrote {}", path.display());
+            eprintln!("wrote {}", visible(&path.display().to_string()));
         }
         return Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN });
     }
@@ -241,14 +242,16 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
                 stdin_written = true;
                 continue;
             }
-            match pg_fix::write_atomic(&fix.source, &fix.after) {
-                Ok(()) => eprintln!("fixed {name}{what}"),
+            let written = pg_fix::check_within(&fix.source, &inputs)
+                .and_then(|()| pg_fix::write_atomic(&fix.source, &fix.after));
+            match written {
+                Ok(()) => eprintln!("fixed {}{what}", visible(name)),
                 Err(e) => write_errors.push(e),
             }
             continue;
         }
         if a.check {
-            eprintln!("would fix {name}{what}");
+            eprintln!("would fix {}{what}", visible(name));
         }
         if a.diff || !a.check {
             out.write_all(pg_fix::unified(name, &fix.source.text, &fix.after).as_bytes())?;
@@ -343,12 +346,12 @@ fn describe(changes: &[pg_fix::Change]) -> String {
         .map(|c| {
             let mut what = Vec::new();
             if let Some(class) = &c.class {
-                what.push(format!("priorityClassName {class}"));
+                what.push(format!("priorityClassName {}", visible(class)));
             }
             if c.remove_priority {
                 what.push("priority removed".to_string());
             }
-            format!("{}: {}", c.object, what.join(", "))
+            format!("{}: {}", visible(&c.object.to_string()), what.join(", "))
         })
         .collect();
     if parts.is_empty() {
@@ -361,14 +364,18 @@ fn describe(changes: &[pg_fix::Change]) -> String {
 /// One line each on stderr; true if there were any.
 fn print_errors(errors: &[FixError]) -> bool {
     for e in errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", visible(&e.to_string()));
     }
     !errors.is_empty()
 }
 
 fn print_notes(notes: &[Note]) {
     for n in notes {
-        eprintln!("note: {}: not fixed: {}", n.location, n.message);
+        eprintln!(
+            "note: {}: not fixed: {}",
+            visible(&n.location),
+            visible(&n.message)
+        );
     }
 }
 
@@ -411,7 +418,12 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
 
     let mut out = std::io::stdout().lock();
     for (object, why) in &refused {
-        writeln!(out, "# not patched: {object}: {why}")?;
+        writeln!(
+            out,
+            "# not patched: {}: {}",
+            visible(&object.to_string()),
+            visible(&why.to_string())
+        )?;
     }
     if patches.is_empty() {
         writeln!(out, "# nothing to patch on {target}")?;
@@ -426,7 +438,8 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
         writeln!(
             out,
             "# {}: priorityClassName {}; {effect}",
-            p.object, p.class
+            visible(&p.object.to_string()),
+            visible(&p.class)
         )?;
         writeln!(out, "{}", p.kubectl_command())?;
     }
@@ -456,10 +469,15 @@ fn report(out: &mut impl Write, results: &[pg_cluster::ApplyResult]) -> anyhow::
     let mut failed = 0;
     for r in results {
         match &r.outcome {
-            Ok(()) => writeln!(out, "  ok      {}", r.object)?,
+            Ok(()) => writeln!(out, "  ok      {}", visible(&r.object.to_string()))?,
             Err(e) => {
                 failed += 1;
-                writeln!(out, "  FAILED  {}: {e}", r.object)?;
+                writeln!(
+                    out,
+                    "  FAILED  {}: {}",
+                    visible(&r.object.to_string()),
+                    visible(&e.to_string())
+                )?;
             }
         }
     }

@@ -86,14 +86,18 @@ fn write_man_pages(bin_name: &str, dir: &std::path::Path) -> anyhow::Result<u8> 
             .map(drop)
     };
     write().with_context(|| format!("cannot write man pages into {}", dir.display()))?;
-    eprintln!("wrote man pages into {}", dir.display());
+    eprintln!(
+        "wrote man pages into {}",
+        pg_model::visible(&dir.display().to_string())
+    );
     Ok(EXIT_CLEAN)
 }
 
-/// `context: cause: cause` on one line, as the user reads it.
+/// `context: cause: cause` on one line, as the user reads it (each part names files or
+/// objects from the inputs, so each is made [`pg_model::visible`]).
 fn one_line(e: &anyhow::Error) -> String {
     e.chain()
-        .map(|c| c.to_string())
+        .map(|c| pg_model::visible(&c.to_string()).into_owned())
         .collect::<Vec<_>>()
         .join(": ")
 }

@@ -93,7 +93,7 @@ fn write_files(dir: &Path, docs: &[pg_policy::Document]) -> anyhow::Result<()> {
         let path = dir.join(&d.file_name);
         std::fs::write(&path, &d.text)
             .with_context(|| format!("cannot write {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        eprintln!("wrote {}", pg_model::visible(&path.display().to_string()));
     }
     Ok(())
 }

@@ -120,7 +120,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
     let (_, catalog) = crate::audit::load_policy(a.policy.as_deref())?;
     let snapshot = load(&a)?;
     for w in snapshot.warnings.iter().take(MAX_WARNINGS) {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", pg_model::visible(&w.to_string()));
     }
     if snapshot.warnings.len() > MAX_WARNINGS {
         eprintln!(
@@ -191,7 +191,11 @@ fn load(a: &SimulateArgs) -> anyhow::Result<Snapshot> {
     let mut builder = Builder::default();
     let notes = pg_cluster::list_snapshot(&opts, |kind, page| builder.add_list_page(kind, page))?;
     for n in notes {
-        eprintln!("note: {}: {}", n.source, n.message);
+        eprintln!(
+            "note: {}: {}",
+            pg_model::visible(&n.source),
+            pg_model::visible(&n.message)
+        );
     }
     Ok(builder.finish())
 }
@@ -226,8 +230,10 @@ pub fn add_risk_lines(
         .iter()
         .filter(|p| !had_problem(p))
         .filter(|p| {
-            std::fs::metadata(p)
-                .is_ok_and(|m| m.is_file() && (is_json(p) || m.len() <= input.max_yaml_size << 20))
+            std::fs::metadata(p).is_ok_and(|m| {
+                m.is_file()
+                    && (is_json(p) || m.len() <= input.max_yaml_size.saturating_mul(1 << 20))
+            })
         })
         .collect();
     if files.is_empty() {

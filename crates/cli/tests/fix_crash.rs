@@ -106,3 +106,47 @@ fn sigkill_at_any_moment_leaves_the_old_or_the_new_file() {
         assert!(now == old || now == new, "partial file after a kill at {i}");
     }
 }
+
+/// A writer that edits the file in place after the last check before the swap: the swap
+/// displaces the edited file, the check after it sees the edit, and the swap back restores it.
+#[test]
+fn an_in_place_edit_just_before_the_swap_is_put_back_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, old, _) = setup(dir.path());
+    let out = write_with(&file, "change-before-rename");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("changed since it was read; left as it was"),
+        "{stderr}"
+    );
+    let mut edited = old.clone();
+    edited.extend_from_slice(b"# a concurrent edit\n");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        edited,
+        "the writer's edit is kept"
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}
+
+/// A writer that renames its own file over the original just before the swap: the swap
+/// displaces that file, the check sees it is not the one read, and the swap back restores it.
+#[test]
+fn a_file_renamed_over_it_just_before_the_swap_is_put_back_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, _, _) = setup(dir.path());
+    let out = write_with(&file, "replace-before-rename");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("changed since it was read; left as it was"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "# a concurrent replacement\n"
+    );
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
+}

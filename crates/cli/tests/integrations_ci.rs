@@ -5,6 +5,7 @@
 //! the official SARIF 2.1.0 schema, the template's JUnit report is checked.
 
 mod common;
+mod hostile;
 
 use common::repo_root;
 use serde_json::Value as Json;
@@ -251,6 +252,23 @@ fn action_audit_step_honours_fail_on_and_sarif_file_and_stops_on_bad_input() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn action_audit_step_log_shows_hostile_names_without_running_them() {
+    let ws = tempfile::tempdir().unwrap();
+    hostile::hostile_tree(ws.path());
+    let (out, outputs) = run_audit_step(&BTreeMap::from([("paths", ".")]), ws.path());
+    // The unreadable file makes it exit 2, after printing the input error.
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(outputs.contains("exit-code=2\n"), "{outputs:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad\\n::error file=README.md::from-a-bad-file\\033[31m.yaml"),
+        "{stderr}"
+    );
+    hostile::assert_harmless("Audit step stdout", &out.stdout);
+    hostile::assert_harmless("Audit step stderr", &out.stderr);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -86,9 +86,15 @@ fn api_version(c: &Change) -> &str {
     }
 }
 
+/// `# deploy/x.yaml:3:5: critical-without-priority`: a comment line in YAML and in the shell
+/// script, so a file name must not be able to end it and start a command.
 fn header(c: &Change) -> String {
     let checks: Vec<&str> = c.checks.iter().map(|k| k.as_str()).collect();
-    format!("# {}: {}", c.location, checks.join(", "))
+    format!(
+        "# {}: {}",
+        pg_model::visible(&c.location.to_string()),
+        checks.join(", ")
+    )
 }
 
 /// `daemonset-metallb-system-speaker`: unique enough, and safe as a file name.

@@ -29,4 +29,6 @@ pub use fixer::{FileFix, Fixer, Outcome, read_objects};
 pub use plan::{Change, FIXABLE, Note, Options, Plan};
 pub use source::{STDIN_NAME, Source};
 pub use stream::{Streamed, fix_text};
-pub use write::{FAILPOINT_VAR, TEMP_MARKER, write_atomic};
+#[cfg(feature = "failpoints")]
+pub use write::FAILPOINT_VAR;
+pub use write::{TEMP_MARKER, check_within, write_atomic};

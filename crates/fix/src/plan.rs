@@ -126,10 +126,26 @@ pub fn plan(
             text,
             sites: Vec::new(),
         };
+        let mut moved = false;
         for f in findings {
             match change_for(f, &parsed.sites, opts) {
-                Ok((site, change)) => file.merge(site, change),
-                Err(message) => plan.notes.push(Note {
+                Ok((site, change)) => {
+                    // The audit folds the same workload written twice, and the pods of one
+                    // owner, into one finding at the first one's position: fix them all.
+                    for twin in twins(f, site, &parsed.sites) {
+                        let mut c = change.clone();
+                        c.object = twin.object.clone();
+                        c.location = Location {
+                            file: name.clone(),
+                            line: twin.start.line as u32,
+                            column: twin.start.col as u32 + 1,
+                        };
+                        file.merge(twin, c);
+                    }
+                    file.merge(site, change)
+                }
+                Err(Refusal::Moved) => moved = true,
+                Err(Refusal::Note(message)) => plan.notes.push(Note {
                     location: f
                         .location
                         .as_ref()
@@ -139,7 +155,12 @@ pub fn plan(
                 }),
             }
         }
-        if !file.changes.is_empty() {
+        if moved {
+            // The audit read another text than this: the file changed between the two reads.
+            plan.errors.push(FixError::Changed {
+                file: name.to_string(),
+            });
+        } else if !file.changes.is_empty() {
             plan.files.push(file);
         }
     }
@@ -164,11 +185,40 @@ impl FilePlan {
     }
 }
 
+/// The other workloads of `sites` that `f` stands for: the same object again, or the other
+/// pods it lists.
+fn twins<'s>(f: &'s Finding, site: &'s Site, sites: &'s [Site]) -> impl Iterator<Item = &'s Site> {
+    sites.iter().filter(move |s| {
+        s.start != site.start
+            && s.spec.is_some()
+            && (s.object == site.object
+                || f.pods.iter().any(|p| {
+                    p.location.as_ref().is_some_and(|l| {
+                        l.line == s.start.line as u32 && l.column == s.start.col as u32 + 1
+                    })
+                }))
+    })
+}
+
+/// Why a finding gets no change.
+enum Refusal {
+    /// No workload where the audit saw one: the file is not the text the audit read.
+    Moved,
+    /// Nothing safe to do; the message says why.
+    Note(String),
+}
+
+impl From<&str> for Refusal {
+    fn from(message: &str) -> Refusal {
+        Refusal::Note(message.to_string())
+    }
+}
+
 fn change_for<'s>(
     f: &Finding,
     sites: &'s [Site],
     opts: &Options,
-) -> Result<(&'s Site, Change), String> {
+) -> Result<(&'s Site, Change), Refusal> {
     let loc = f.location.as_ref().expect("grouped by location");
     let is = |p: Pos| p.line == loc.line as usize && p.col + 1 == loc.column as usize;
     let site = sites
@@ -181,9 +231,18 @@ fn change_for<'s>(
                         .any(|k| spec.entry(k).is_some_and(|e| is(e.key_start)))
             }) || is(s.start)
         })
-        .ok_or("no workload at this position (was the file changed since the audit?)")?;
+        .or_else(|| {
+            // `template: {spec: ~}`: the audit points at the null, the parse has no spec.
+            sites.iter().find(|s| {
+                s.spec.is_none() && s.object == f.object && s.start.line <= loc.line as usize
+            })
+        })
+        .ok_or(Refusal::Moved)?;
     if site.spec.is_none() {
-        return Err("the workload has no pod spec to put a class in".into());
+        return Err(
+            "the workload's pod spec is empty or null (`spec: ~`); write its containers first"
+                .into(),
+        );
     }
     let class = match f.check {
         CheckId::PrioritySetDirectly => None,

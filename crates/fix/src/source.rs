@@ -1,6 +1,9 @@
-//! A file as it was read, so that a write can tell whether it changed in the meantime.
+//! A file as it was read, with what `fstat` said about it, so that a write can tell whether it
+//! changed in the meantime.
 
 use crate::FixError;
+use std::fs::File;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -15,8 +18,98 @@ pub struct Source {
     /// `None` for standard input.
     pub path: Option<PathBuf>,
     pub text: String,
-    /// Size and modification time when it was read.
-    pub(crate) stamp: Option<(u64, Option<SystemTime>)>,
+    /// The file's stamp once read; `None` for standard input. (Not its descriptor: a run that
+    /// fixes thousands of files would run out of them. The write opens the file again and
+    /// checks that it is the same one.)
+    pub(crate) stamp: Option<Stamp>,
+}
+
+/// The file a [`Source`] was read from, opened again for the write: its descriptor keeps
+/// naming the same file whatever is renamed over its path.
+pub(crate) struct Original {
+    pub(crate) file: File,
+    pub(crate) stamp: Stamp,
+}
+
+/// What `fstat` says about a file: which file it is, its size, when its content last changed
+/// and how many names it has. (Not the status-change time: the swap itself moves it.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// Device and inode: the file's identity, whatever its name.
+    pub(crate) id: (u64, u64),
+    pub(crate) len: u64,
+    pub(crate) modified: Option<SystemTime>,
+    pub(crate) links: u64,
+}
+
+impl Stamp {
+    #[cfg(unix)]
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            id: (meta.dev(), meta.ino()),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            links: meta.nlink(),
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            id: (0, 0),
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            links: 1,
+        }
+    }
+}
+
+impl Original {
+    /// The file still has the size, modification time and content it had when it was read. Reads through
+    /// the open descriptor, so this is about the file that was read even if its path now names
+    /// another one.
+    pub(crate) fn unchanged(&self, text: &[u8]) -> io::Result<bool> {
+        if Stamp::of(&self.file.metadata()?) != self.stamp {
+            return Ok(false);
+        }
+        same_content(&self.file, text)
+    }
+}
+
+/// Whether `file` holds exactly `expected`, compared a block at a time from offset 0.
+fn same_content(file: &File, expected: &[u8]) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut at = 0usize;
+    loop {
+        let n = read_at(file, &mut buf, at as u64)?;
+        if n == 0 {
+            return Ok(at == expected.len());
+        }
+        if expected.get(at..at + n) != Some(&buf[..n]) {
+            return Ok(false);
+        }
+        at += n;
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, offset) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read(buf)
 }
 
 impl Source {
@@ -26,15 +119,22 @@ impl Source {
             file: name.clone(),
             source,
         };
-        let meta = std::fs::metadata(path).map_err(io)?;
-        let bytes = std::fs::read(path).map_err(io)?;
+        let mut file = File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io)?;
+        // Taken after reading: a write that lands during the read changes it, and then the
+        // text (whatever mix it is) is never written back.
+        let stamp = Stamp::of(&file.metadata().map_err(io)?);
+        if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+            return Err(FixError::Utf16 { file: name });
+        }
         let text =
             String::from_utf8(bytes).map_err(|_| FixError::NotUtf8 { file: name.clone() })?;
         Ok(Source {
             name: name.into(),
             path: Some(path.to_path_buf()),
             text,
-            stamp: Some((meta.len(), meta.modified().ok())),
+            stamp: Some(stamp),
         })
     }
 

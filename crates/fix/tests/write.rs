@@ -82,3 +82,50 @@ fn an_unwritable_directory_is_one_error_and_no_change() {
     }
     assert!(temp_files(dir.path()).is_empty());
 }
+
+#[test]
+fn a_file_with_hard_links_is_refused_rather_than_separated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ds.yaml");
+    let other = dir.path().join("other-name.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    std::fs::hard_link(&path, &other).unwrap();
+    let source = Source::read(&path).unwrap();
+    let err = write_atomic(&source, "a: 2\n").unwrap_err();
+    assert!(matches!(err, FixError::HardLinks { links: 2, .. }), "{err}");
+    assert!(err.to_string().contains("hard links"), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 1\n");
+    assert_eq!(std::fs::read_to_string(&other).unwrap(), "a: 1\n");
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn a_file_renamed_over_since_it_was_read_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ds.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    let source = Source::read(&path).unwrap();
+    // Same content, another file: an editor saved it meanwhile.
+    let saved = dir.path().join("saved");
+    std::fs::write(&saved, "a: 1\n").unwrap();
+    std::fs::rename(&saved, &path).unwrap();
+    let err = write_atomic(&source, "a: 2\n").unwrap_err();
+    assert!(matches!(err, FixError::Changed { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 1\n");
+    assert!(temp_files(dir.path()).is_empty());
+}
+
+#[test]
+fn names_with_control_characters_are_shown_escaped_in_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x\n::error file=README.md::pwned.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    let source = Source::read(&path).unwrap();
+    std::fs::write(&path, "a: 3\n").unwrap();
+    let message = write_atomic(&source, "a: 2\n").unwrap_err().to_string();
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.contains("\\n::error file=README.md::pwned.yaml\""),
+        "{message}"
+    );
+}

@@ -6,6 +6,7 @@
 mod class;
 mod finding;
 mod location;
+mod visible;
 mod workload;
 
 pub use class::{
@@ -15,6 +16,7 @@ pub use class::{
 };
 pub use finding::{CheckId, ComponentMatch, Finding, PodRef, Role, Severity};
 pub use location::{Location, ObjectRef};
+pub use visible::{needs_escape, visible};
 pub use workload::{
     Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef, PodSpecFacts,
     PodStructure, ServiceDef, SpecPositions, WebhookConfigDef, Workload, WorkloadKind,

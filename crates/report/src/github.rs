@@ -5,7 +5,7 @@
 //! that could not be read are errors too; skipped inputs go to the debug log, visible only when
 //! a run is re-run with debug logging.
 
-use pg_model::{Finding, Report, Severity};
+use pg_model::{Finding, Report, Severity, visible};
 use std::io::{self, Write};
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
@@ -53,11 +53,11 @@ fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
     )
 }
 
-/// The message part of a command: `%`, CR and LF would end or corrupt the command.
+/// The message part of a command: CR and LF would end it and start a command of the input's
+/// choosing, and ESC, NUL or BEL would reach the log as they are, so the text is made
+/// [`visible`] (which leaves no control character at all); `%` starts the runner's own escapes.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
+    visible(text).replace('%', "%25")
 }
 
 /// A property value, where `:` and `,` also separate things.
@@ -70,13 +70,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn data_escapes_percent_and_line_breaks() {
-        assert_eq!(escape_data("100%\r\nok: a,b"), "100%25%0D%0Aok: a,b");
+    fn data_escapes_percent_and_shows_control_characters() {
+        assert_eq!(escape_data("100% ok: a,b"), "100%25 ok: a,b");
+        assert_eq!(
+            escape_data("x\r\n::error::\x1b[2J\0"),
+            "\"x\\r\\n::error::\\033[2J\\000\""
+        );
     }
 
     #[test]
     fn property_also_escapes_colon_and_comma() {
-        assert_eq!(escape_property("C:\\a,b%\n"), "C%3A\\a%2Cb%25%0A");
+        assert_eq!(escape_property("C:/a,b%"), "C%3A/a%2Cb%25");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! problems.
 
 use crate::{order, text};
-use pg_model::{Finding, Report};
+use pg_model::{Finding, Report, visible};
 use std::io::{self, Write};
 
 /// GitHub refuses step summaries over 1 MiB; this many rows (and their details) stays well
@@ -139,10 +139,11 @@ fn write_details(out: &mut dyn Write, findings: &[&Finding]) -> io::Result<()> {
     writeln!(out, "</details>")
 }
 
-/// A code span that survives inside a table cell: the fence is longer than any run of
-/// backticks in the text, `|` is escaped (GitHub splits cells on it even inside code), and line
-/// breaks become spaces.
+/// A code span that survives inside a table cell: the text is made [`visible`] (no line
+/// break or control character), the fence is longer than any run of backticks in it, and `|`
+/// is escaped (GitHub splits cells on it even inside code).
 fn code(text: &str) -> String {
+    let text = visible(text);
     let longest_run = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest_run + 1);
     let pad = if text.starts_with('`') || text.ends_with('`') {
@@ -150,20 +151,19 @@ fn code(text: &str) -> String {
     } else {
         ""
     };
-    let text = text.replace('|', "\\|").replace(['\r', '\n'], " ");
+    let text = text.replace('|', "\\|");
     format!("{fence}{pad}{text}{pad}{fence}")
 }
 
-/// Plain text with Markdown's and HTML's active characters escaped, on one line.
+/// Plain text made [`visible`], with Markdown's and HTML's active characters escaped.
 fn escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
+    for c in visible(text).chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' => {
                 s.push('\\');
                 s.push(c);
             }
-            '\r' | '\n' => s.push(' '),
             c => s.push(c),
         }
     }
@@ -183,6 +183,12 @@ mod tests {
 
     #[test]
     fn text_escapes_markdown() {
-        assert_eq!(escape("*a* | <b>\nc"), "\\*a\\* \\| \\<b\\> c");
+        assert_eq!(escape("*a* | <b> c"), "\\*a\\* \\| \\<b\\> c");
+    }
+
+    #[test]
+    fn control_characters_are_shown_not_passed_on() {
+        assert_eq!(code("a\nb"), "`\"a\\nb\"`");
+        assert_eq!(escape("a\x1b[31m\0"), "\"a\\\\033\\[31m\\\\000\"");
     }
 }

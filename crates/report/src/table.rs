@@ -4,7 +4,7 @@
 use crate::order::{self, Group};
 use crate::{RenderOptions, text};
 use anstyle::{AnsiColor, Style};
-use pg_model::{ComponentStatus, Finding, Report, Severity};
+use pg_model::{ComponentStatus, Finding, Report, Severity, visible};
 use std::io::{self, Write};
 
 /// The terminal width the layout is made for; longer text wraps onto indented lines.
@@ -54,7 +54,12 @@ pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write)
         } else {
             p.paint(BAD, "error")
         };
-        writeln!(out, "{label}: {}: {}", problem.source, problem.message)?;
+        writeln!(
+            out,
+            "{label}: {}: {}",
+            visible(&problem.source),
+            visible(&problem.message)
+        )?;
     }
     if !report.problems.is_empty() {
         writeln!(out)?;
@@ -63,7 +68,11 @@ pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write)
 }
 
 fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Result<()> {
-    write!(out, "{}", p.paint(BOLD, &group.object.to_string()))?;
+    write!(
+        out,
+        "{}",
+        p.paint(BOLD, &visible(&group.object.to_string()))
+    )?;
     if group.inferred() {
         write!(
             out,
@@ -89,7 +98,7 @@ fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Resul
 fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Result<()> {
     let label = format!("{}[{}]", finding.severity, finding.check);
     let first_width = WIDTH.saturating_sub(2 + label.len() + 1);
-    let mut lines = wrap(&finding.message, first_width, WIDTH - 6).into_iter();
+    let mut lines = wrap(&visible(&finding.message), first_width, WIDTH - 6).into_iter();
     writeln!(
         out,
         "  {} {}",
@@ -118,10 +127,11 @@ fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Res
     Ok(())
 }
 
-/// One indented `key value` line under a finding, the value wrapped below the key.
+/// One indented `key value` line under a finding, the value (which names things from the
+/// inputs) escaped and wrapped below the key.
 fn write_detail(out: &mut dyn Write, p: &Painter, key: &str, value: &str) -> io::Result<()> {
     let first_width = WIDTH.saturating_sub(4 + key.len() + 1);
-    let mut lines = wrap(value, first_width, WIDTH - 6).into_iter();
+    let mut lines = wrap(&visible(value), first_width, WIDTH - 6).into_iter();
     writeln!(
         out,
         "    {} {}",
@@ -172,7 +182,7 @@ fn write_components(
                 ),
             )
         };
-        let mut lines = wrap(&line, WIDTH - 4, WIDTH - 6).into_iter();
+        let mut lines = wrap(&visible(&line), WIDTH - 4, WIDTH - 6).into_iter();
         writeln!(out, "  {mark} {}", lines.next().unwrap_or_default())?;
         for line in lines {
             writeln!(out, "      {line}")?;

@@ -84,6 +84,34 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
         Err(e) => return problem(&*name, describe_io_error(&e)),
     };
     head.truncate(n);
+    match utf16(&head) {
+        Some(Utf16::WithBom(big_endian)) => {
+            // As kubectl reads it (its readers decode a UTF-16 byte-order mark): to UTF-8.
+            if size > opts.max_yaml_bytes.saturating_mul(2) {
+                return too_large(&name, size, opts);
+            }
+            let mut bytes = head;
+            if let Err(e) = file.read_to_end(&mut bytes) {
+                return problem(&*name, describe_io_error(&e));
+            }
+            return match decode_utf16(&bytes, big_endian) {
+                Ok(text) => load_bytes(
+                    name,
+                    text.into_bytes(),
+                    Dialect::of(path),
+                    Some(path),
+                    explicit,
+                    opts,
+                ),
+                Err(line) => problem(
+                    format!("{name}:{line}"),
+                    "invalid UTF-16 (it starts with a UTF-16 byte-order mark)",
+                ),
+            };
+        }
+        Some(Utf16::WithoutBom) => return problem(&*name, UTF16_WITHOUT_BOM),
+        None => {}
+    }
     if head.contains(&0) {
         let mut l = problem(&*name, "binary file, skipped");
         l.problems[0].skipped = !explicit;
@@ -94,14 +122,7 @@ pub fn load_file(path: &Path, explicit: bool, opts: &Options) -> Loaded {
         return load_json_stream(name, reader, size, opts);
     }
     if size > opts.max_yaml_bytes {
-        return problem(
-            &*name,
-            format!(
-                "{} is too large for YAML input (limit {}); dump clusters with `kubectl get -o json`, which is streamed",
-                human_size(size),
-                human_size(opts.max_yaml_bytes)
-            ),
-        );
+        return too_large(&name, size, opts);
     }
     let mut bytes = head;
     if let Err(e) = file.read_to_end(&mut bytes) {
@@ -119,19 +140,48 @@ pub fn load_stdin(opts: &Options) -> Loaded {
         Err(e) => return problem(&*name, describe_io_error(&e)),
     };
     head.truncate(n);
-    if starts_like_json(&head) {
+    let big_endian = match utf16(&head) {
+        Some(Utf16::WithBom(big_endian)) => Some(big_endian),
+        Some(Utf16::WithoutBom) => return problem(&*name, UTF16_WITHOUT_BOM),
+        None if head.contains(&0) => {
+            return problem(
+                &*name,
+                "binary data (NUL bytes), not YAML or JSON; nothing was read",
+            );
+        }
+        None => None,
+    };
+    if big_endian.is_none() && starts_like_json(&head) {
         return load_json_stream(name, io::Cursor::new(head).chain(stdin), 0, opts);
     }
+    let limit = if big_endian.is_some() {
+        opts.max_yaml_bytes.saturating_mul(2)
+    } else {
+        opts.max_yaml_bytes
+    };
     let mut bytes = head;
-    let limit = opts.max_yaml_bytes + 1 - bytes.len() as u64;
-    if let Err(e) = (&mut stdin).take(limit).read_to_end(&mut bytes) {
+    let more = limit.saturating_add(1).saturating_sub(bytes.len() as u64);
+    if let Err(e) = (&mut stdin).take(more).read_to_end(&mut bytes) {
         return problem(&*name, describe_io_error(&e));
     }
-    if bytes.len() as u64 > opts.max_yaml_bytes {
+    if bytes.len() as u64 > limit {
         return problem(
             &*name,
-            "YAML on standard input is larger than the YAML limit",
+            format!(
+                "more than {} of YAML on standard input (--max-yaml-size {}); for large dumps use `kubectl get -o json`, which is streamed whatever its size, or raise --max-yaml-size",
+                human_size(limit),
+                opts.max_yaml_bytes >> 20
+            ),
         );
+    }
+    if let Some(big_endian) = big_endian {
+        return match decode_utf16(&bytes, big_endian) {
+            Ok(text) => load_bytes(name, text.into_bytes(), None, None, true, opts),
+            Err(line) => problem(
+                format!("{name}:{line}"),
+                "invalid UTF-16 (it starts with a UTF-16 byte-order mark)",
+            ),
+        };
     }
     load_bytes(name, bytes, None, None, true, opts)
 }
@@ -147,6 +197,66 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(total)
+}
+
+fn too_large(name: &str, size: u64, opts: &Options) -> Loaded {
+    problem(
+        name,
+        format!(
+            "{} is too large for YAML input (limit {}, --max-yaml-size); dump clusters with `kubectl get -o json`, which is streamed",
+            human_size(size),
+            human_size(opts.max_yaml_bytes)
+        ),
+    )
+}
+
+const UTF16_WITHOUT_BOM: &str = "looks like UTF-16 without a byte-order mark, which kubectl does not read either; convert it to UTF-8 (iconv -f UTF-16LE -t UTF-8, or UTF-16BE)";
+
+/// A text encoding kubectl reads besides UTF-8.
+enum Utf16 {
+    /// Starts with FF FE (little-endian, `false`) or FE FF (big-endian, `true`).
+    WithBom(bool),
+    /// No mark, but every other byte of the start is NUL, as ASCII text in UTF-16 is.
+    WithoutBom,
+}
+
+fn utf16(head: &[u8]) -> Option<Utf16> {
+    match head {
+        [0xFF, 0xFE, ..] => return Some(Utf16::WithBom(false)),
+        [0xFE, 0xFF, ..] => return Some(Utf16::WithBom(true)),
+        _ => {}
+    }
+    let pairs = head.len().min(256) / 2;
+    if pairs < 2 {
+        return None;
+    }
+    // Mostly ASCII: three units in four have a NUL half, always the same half.
+    let zeros = |odd: usize| (0..pairs).filter(|i| head[2 * i + odd] == 0).count();
+    let (even, odd) = (zeros(0), zeros(1));
+    (even.min(odd) == 0 && even.max(odd) * 4 >= pairs * 3).then_some(Utf16::WithoutBom)
+}
+
+/// The text of UTF-16 `bytes` (starting with their byte-order mark, which is dropped), or the
+/// line of the first invalid unit.
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> Result<String, usize> {
+    let units = bytes[2..].chunks(2).map(|c| match (c, big_endian) {
+        ([a, b], false) => u16::from_le_bytes([*a, *b]),
+        ([a, b], true) => u16::from_be_bytes([*a, *b]),
+        // An odd byte at the end: no UTF-16 unit.
+        _ => 0xDC00,
+    });
+    let mut text = String::with_capacity(bytes.len() / 2);
+    let mut line = 1;
+    for c in char::decode_utf16(units) {
+        match c {
+            Ok(c) => {
+                line += usize::from(c == '\n');
+                text.push(c);
+            }
+            Err(_) => return Err(line),
+        }
+    }
+    Ok(text)
 }
 
 fn human_size(bytes: u64) -> String {
@@ -289,9 +399,22 @@ fn load_bytes(
                 .map(|x| x as &dyn pg_yaml::OriginalText),
         };
         match RawObject::deserialize(de) {
+            Ok(raw) if unit.in_list && raw.is_list() => loaded.problems.push(InputProblem {
+                source: format!("{name}:{}", unit.tree.node(unit.root).start.line),
+                message: NESTED_LIST.into(),
+                skipped: false,
+            }),
             Ok(raw) => {
                 kubernetes += 1;
-                if let Some(mut object) = raw.into_object(opts.keep_labels.as_deref()) {
+                let not_a_string = non_string_name(&raw);
+                let object = raw.into_object(opts.keep_labels.as_deref());
+                if let (Some(message), Some(_)) = (&not_a_string, &object) {
+                    loaded.problems.push(InputProblem {
+                        source: format!("{name}:{}", unit.tree.node(unit.root).start.line),
+                        message: message.clone(),
+                        skipped: false,
+                    });
+                } else if let Some(mut object) = object {
                     locate(&mut object, unit.tree, unit.root, &name);
                     if let (Object::Workload(w), Some(facts)) = (&mut object, &helm_facts) {
                         facts.resolve(w);
@@ -405,9 +528,40 @@ fn claims_kubernetes(text: &str) -> bool {
     has_key("apiVersion") && has_key("kind")
 }
 
+/// `name: 1e3`, `namespace: 0x10`, `name: true`: YAML reads them as a number or a boolean,
+/// and the API server refuses an object whose name is not a string (so does kubectl, before
+/// sending it); read as text they would name an object that cannot exist.
+pub(crate) fn non_string_name(raw: &RawObject) -> Option<String> {
+    use crate::raw::Scalar;
+    let what = |s: &Option<Scalar>| match s {
+        Some(Scalar::Int(_) | Scalar::Float(_)) => Some("a number"),
+        Some(Scalar::Bool(_)) => Some("a boolean"),
+        Some(Scalar::Collection) => Some("a collection"),
+        _ => None,
+    };
+    [
+        ("metadata.name", &raw.metadata.name),
+        ("metadata.namespace", &raw.metadata.namespace),
+    ]
+    .into_iter()
+    .find_map(|(field, value)| {
+        what(value).map(|w| {
+            format!("{field} is {w}, not a string; the API server refuses it (quote it: \"...\")")
+        })
+    })
+}
+
+/// kubectl's refusal too (it does not flatten a List inside a List).
+pub(crate) const NESTED_LIST: &str =
+    "a List inside a List; kubectl refuses it too: put its items in the outer List";
+
 /// Parser messages, with a hint where the usual cause is known.
 fn yaml_message(message: &str) -> String {
-    if message.contains("tab") {
+    if message.contains("recursion limit") {
+        format!(
+            "invalid YAML: nested too deeply ({message}; manifests need a few dozen levels at most)"
+        )
+    } else if message.contains("tab") {
         format!("invalid YAML: {message} (YAML indentation must use spaces, not tabs)")
     } else {
         format!("invalid YAML: {message}")

@@ -11,8 +11,9 @@ use pg_model::Object;
 use rayon::prelude::*;
 use std::io::Read;
 
-/// Objects larger than this are refused (no real Kubernetes object comes close: etcd's limit
-/// is 1.5 MiB).
+/// Objects larger than this are refused, each with an error of its own, and the objects
+/// after them are still read (no real Kubernetes object comes close: etcd's limit is
+/// 1.5 MiB). A top-level value that is not a List is one object and is refused whole.
 pub const MAX_OBJECT_BYTES: usize = 64 << 20;
 const BATCH_BYTES: usize = 1 << 20;
 const READ_CHUNK: usize = 1 << 20;
@@ -34,8 +35,8 @@ pub struct ItemError {
 #[derive(Default)]
 struct Batch {
     data: Vec<u8>,
-    /// Byte range in `data` and starting line of each object.
-    items: Vec<(std::ops::Range<usize>, u32)>,
+    /// Each object's starting line and its bytes' range in `data`, or why it was refused.
+    items: Vec<(u32, Scanned)>,
     /// The enclosing List's kind when known (`PodList` items may lack `kind`).
     list_kind: Option<String>,
 }
@@ -62,15 +63,38 @@ pub fn stream(
             let items: Vec<Item> = batch
                 .items
                 .par_iter()
-                .map(|(range, line)| Item {
+                .map(|(line, scanned)| Item {
                     line: *line,
-                    object: parse_item(&batch.data[range.clone()], *line, item_kind, keep_labels),
+                    object: match scanned {
+                        Scanned::Bytes { range, in_list } => parse_item(
+                            &batch.data[range.clone()],
+                            *line,
+                            item_kind,
+                            *in_list,
+                            keep_labels,
+                        ),
+                        Scanned::Refused(message) => Err(ItemError {
+                            line: *line,
+                            column: 1,
+                            message: message.clone(),
+                        }),
+                    },
                 })
                 .collect();
             items.into_iter().for_each(&mut sink);
         }
         scanner.join().expect("the scanner does not panic")
     })
+}
+
+/// What the scanner found for one object.
+enum Scanned {
+    Bytes {
+        range: std::ops::Range<usize>,
+        /// An item of a List's `items` (not a top-level value).
+        in_list: bool,
+    },
+    Refused(String),
 }
 
 /// The object being scanned: only its own brackets and strings matter until it closes.
@@ -80,6 +104,15 @@ struct Open {
     depth: u32,
     open: u8,
     close: u8,
+    /// Past [`MAX_OBJECT_BYTES`]: its bytes are no longer kept, only its brackets counted.
+    too_large: bool,
+}
+
+fn too_large_message() -> String {
+    format!(
+        "a single value is larger than {} MiB; not a Kubernetes object (skipped; the values after it are read)",
+        MAX_OBJECT_BYTES >> 20
+    )
 }
 
 struct Scanner<R> {
@@ -149,7 +182,7 @@ impl<R: Read> Scanner<R> {
             return Ok(false);
         }
         let keep_from = [
-            self.open.as_ref().map(|o| o.start),
+            self.open.as_ref().filter(|o| !o.too_large).map(|o| o.start),
             self.top_start.map(|(o, _)| o),
             Some(self.pos),
         ]
@@ -168,13 +201,25 @@ impl<R: Read> Scanner<R> {
         if let Some((o, _)) = self.top_start.as_mut() {
             *o -= keep_from;
         }
-        if self.buf.len() - self.end < READ_CHUNK {
-            if self.end > MAX_OBJECT_BYTES {
+        // What is kept now belongs to one unfinished value.
+        if self.end > MAX_OBJECT_BYTES {
+            if self.open.is_none() || self.top_start.is_some() {
                 return Err(self.error(format!(
                     "a single value is larger than {} MiB; not a Kubernetes object",
                     MAX_OBJECT_BYTES >> 20
                 )));
             }
+            // An item: refuse it alone, and only count its brackets to find its end.
+            self.line_at(self.pos);
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
+            self.counted -= self.pos;
+            self.pos = 0;
+            let o = self.open.as_mut().expect("checked above");
+            o.too_large = true;
+            o.start = 0;
+        }
+        if self.buf.len() - self.end < READ_CHUNK {
             let len = self.buf.len();
             self.buf.resize(len * 2, 0);
         }
@@ -209,10 +254,13 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    fn push(&mut self, start: usize, end: usize, line: u32) {
+    fn push(&mut self, start: usize, end: usize, line: u32, in_list: bool) {
         let at = self.batch.data.len();
         self.batch.data.extend_from_slice(&self.buf[start..end]);
-        self.batch.items.push((at..self.batch.data.len(), line));
+        let range = at..self.batch.data.len();
+        self.batch
+            .items
+            .push((line, Scanned::Bytes { range, in_list }));
         if self.batch.data.len() >= BATCH_BYTES {
             self.send();
         }
@@ -283,7 +331,14 @@ impl<R: Read> Scanner<R> {
                 o.depth -= 1;
                 if o.depth == 0 {
                     let o = self.open.take().expect("open");
-                    self.push(o.start, self.pos, o.line);
+                    if o.too_large || self.pos - o.start > MAX_OBJECT_BYTES {
+                        self.batch
+                            .items
+                            .push((o.line, Scanned::Refused(too_large_message())));
+                    } else {
+                        let in_list = self.unit_depth == 2;
+                        self.push(o.start, self.pos, o.line, in_list);
+                    }
                     return true;
                 }
             }
@@ -319,6 +374,7 @@ impl<R: Read> Scanner<R> {
                     depth: 1,
                     open: b,
                     close,
+                    too_large: false,
                 });
             }
             b'{' | b'[' => {
@@ -350,7 +406,7 @@ impl<R: Read> Scanner<R> {
                 if self.depth == 0 {
                     // A top-level object that was not a List is one object of its own.
                     if let Some((start, line)) = self.top_start.take() {
-                        self.push(start, self.pos + 1, line);
+                        self.push(start, self.pos + 1, line, false);
                     }
                     self.send();
                     self.in_top_object = false;
@@ -391,6 +447,7 @@ fn parse_item(
     bytes: &[u8],
     line: u32,
     item_kind: Option<&str>,
+    in_list: bool,
     keep_labels: Option<&[String]>,
 ) -> Result<Option<Object>, ItemError> {
     let mut raw: RawObject = serde_json::from_slice(bytes).map_err(|e| ItemError {
@@ -403,9 +460,24 @@ fn parse_item(
             .unwrap_or_default()
             .to_string(),
     })?;
+    if in_list && raw.is_list() {
+        return Err(ItemError {
+            line,
+            column: 1,
+            message: crate::file::NESTED_LIST.into(),
+        });
+    }
     // Raw API lists (`PodList`) leave `kind` off their items.
     if raw.kind.is_none() {
         raw.kind = item_kind.map(|k| Scalar::Str(k.to_string()));
     }
-    Ok(raw.into_object(keep_labels))
+    let not_a_string = crate::file::non_string_name(&raw);
+    match (raw.into_object(keep_labels), not_a_string) {
+        (Some(_), Some(message)) => Err(ItemError {
+            line,
+            column: 1,
+            message,
+        }),
+        (object, _) => Ok(object),
+    }
 }

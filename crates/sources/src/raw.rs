@@ -413,6 +413,12 @@ impl RawObject {
         text(&self.kind)
     }
 
+    /// `kind: List`, `PodList`, ...: a list of objects rather than an object. kubectl takes
+    /// one in a file or on standard input, and refuses one inside another.
+    pub fn is_list(&self) -> bool {
+        self.kind().is_some_and(|k| k.ends_with("List"))
+    }
+
     /// What this object means to priorityguard, or `None` for kinds it skips. Labels not
     /// in `keep_labels` (when given) are dropped: on a big pod list they are most of the memory.
     pub fn into_object(self, keep_labels: Option<&[String]>) -> Option<Object> {

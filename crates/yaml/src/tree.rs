@@ -115,6 +115,8 @@ pub struct Unit<'t> {
     pub root: NodeId,
     /// 0-based index of the document in the stream.
     pub document: usize,
+    /// An item of the document's root `items:` list (a `kind: List`), not a document root.
+    pub in_list: bool,
 }
 
 struct Frame {
@@ -162,6 +164,7 @@ pub fn parse_stream(text: &str, mut emit: impl FnMut(Unit<'_>)) -> Result<(), Ya
                         tree: &tree,
                         root: id,
                         document,
+                        in_list: false,
                     });
                 }
                 document += 1;
@@ -271,6 +274,7 @@ pub fn parse_stream(text: &str, mut emit: impl FnMut(Unit<'_>)) -> Result<(), Ya
                     tree: &tree,
                     root: id,
                     document,
+                    in_list: true,
                 });
                 let mark = frame.mark;
                 tree.nodes.truncate(mark);
