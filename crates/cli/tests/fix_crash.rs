@@ -129,7 +129,10 @@ fn a_kill_inside_the_write_leaves_the_old_file() {
                 Some(libc::SIGXFSZ),
                 "killed inside the write at byte {limit}: {out:?}"
             );
-            assert!(now == old, "killed at byte {limit} of {len}: not the old file");
+            assert!(
+                now == old,
+                "killed at byte {limit} of {len}: not the old file"
+            );
             outcomes.insert("old");
         } else {
             assert_eq!(out.status.code(), Some(0), "{out:?}");

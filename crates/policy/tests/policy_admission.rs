@@ -37,7 +37,10 @@ fn start_with_audit_log() -> (TestCluster, tempfile::TempDir) {
     let cluster = TestCluster::start(Options {
         extra_apiserver_args: vec![
             format!("--audit-policy-file={}", policy.display()),
-            format!("--audit-log-path={}", dir.path().join("audit.log").display()),
+            format!(
+                "--audit-log-path={}",
+                dir.path().join("audit.log").display()
+            ),
         ],
         ..Options::default()
     })
@@ -60,7 +63,11 @@ fn audited_failures(log_dir: &std::path::Path, name: &str, dry_run: bool) -> Vec
                     .as_str()
                     .is_some_and(|u| u.contains("dryRun") == dry_run)
         })
-        .filter_map(|e| e["annotations"][AUDIT_ANNOTATION].as_str().map(str::to_string))
+        .filter_map(|e| {
+            e["annotations"][AUDIT_ANNOTATION]
+                .as_str()
+                .map(str::to_string)
+        })
         .collect()
 }
 

@@ -145,7 +145,14 @@ fn sync_scheduler(cluster: &TestCluster, ns: &str) {
     }
     cluster.kubectl_ok(
         &[
-            "delete", "pod", "sentinel", "-n", ns, "--grace-period=0", "--force", "--wait=true",
+            "delete",
+            "pod",
+            "sentinel",
+            "-n",
+            ns,
+            "--grace-period=0",
+            "--force",
+            "--wait=true",
         ],
         None,
     );
