@@ -16,11 +16,15 @@ fn seed_pipeline(cluster: &TestCluster) -> BTreeSet<String> {
 }
 
 fn pod(ns: &str, name: &str, class: Option<&str>) -> String {
+    pod_with_image(ns, name, class, "registry.invalid/pause:3.10")
+}
+
+fn pod_with_image(ns: &str, name: &str, class: Option<&str>, image: &str) -> String {
     let class = class
         .map(|c| format!("  priorityClassName: {c}\n"))
         .unwrap_or_default();
     format!(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{class}  containers:\n  - name: main\n    image: registry.invalid/pause:3.10\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n{class}  containers:\n  - name: main\n    image: {image}\n"
     )
 }
 
@@ -45,6 +49,17 @@ fn cluster_audit_fix_and_reaudit_through_the_binary() {
     ] {
         cluster.kubectl_ok(&["apply", "-f", "-"], Some(&pod(ns, name, class)));
     }
+    // A critical component run as a bare pod: flagged, but a running pod's class cannot be
+    // changed, so `fix --cluster` must refuse it by name and leave it alone.
+    cluster.kubectl_ok(
+        &["apply", "-f", "-"],
+        Some(&pod_with_image(
+            "kube-system",
+            "kube-proxy-debug",
+            None,
+            "registry.k8s.io/kube-proxy:v1.36.3",
+        )),
+    );
     let kc = cluster.kubeconfig_path().display().to_string();
     // Wait for the DaemonSet controller to create the Multus pod on the fake node.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
@@ -117,9 +132,24 @@ fn cluster_audit_fix_and_reaudit_through_the_binary() {
     );
     assert!(stdout.contains("kube-system/DaemonSet/kube-multus-ds: priorityClassName system-node-critical; its pods will be replaced"), "{stdout}");
     assert!(
-        stdout.contains("not patched: default/Pod/bare") || !stdout.contains("Pod/bare"),
+        stdout.contains("# not patched: kube-system/Pod/kube-proxy-debug: bare pod: "),
         "{stdout}"
     );
+    // The ordinary bare pod has no finding, so it is not mentioned at all.
+    assert!(!stdout.contains("Pod/bare"), "{stdout}");
+    let debug_class = cluster.kubectl_ok(
+        &[
+            "get",
+            "pod",
+            "kube-proxy-debug",
+            "-n",
+            "kube-system",
+            "-o",
+            "jsonpath={.spec.priorityClassName}",
+        ],
+        None,
+    );
+    assert_eq!(debug_class, "", "the bare pod is untouched");
     let class = cluster.kubectl_ok(
         &[
             "get",

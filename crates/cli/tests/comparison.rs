@@ -1,7 +1,9 @@
 //! docs/comparison.md's priorityguard column is what priorityguard really reports: every row of
 //! the table between the `comparison-table` markers is checked against `audit -o json` on its
-//! corpus file (and, for flagged workloads, against the diff `fix` prints), and every corpus file
-//! must have a row, so the table cannot drift.
+//! corpus file (exactly one finding per flagged workload, none on the others) and against the
+//! diff `fix` prints (exactly the flagged workloads' classes added, nothing else), its verdict
+//! must be what the "should" column (the maintainers' own intent) asks for, and every corpus
+//! file must have a row, so the table cannot drift.
 
 mod common;
 use common::*;
@@ -21,6 +23,8 @@ enum Verdict {
 #[derive(Debug)]
 struct Row {
     file: String,
+    /// The "should" column: `critical, missing`, `missing (cluster service)` or `clean`.
+    should: String,
     kind: String,
     namespace: String,
     name: String,
@@ -57,7 +61,12 @@ fn parse_table(doc: &str) -> Vec<Row> {
             .position(|h| h == name)
             .unwrap_or_else(|| panic!("column {name:?} in {header:?}"))
     };
-    let (c_file, c_workload, c_pg) = (col("file"), col("workload"), col("priorityguard"));
+    let (c_file, c_workload, c_should, c_pg) = (
+        col("file"),
+        col("workload"),
+        col("should"),
+        col("priorityguard"),
+    );
     lines
         .filter(|l| !l.starts_with("|---"))
         .map(|l| {
@@ -90,6 +99,7 @@ fn parse_table(doc: &str) -> Vec<Row> {
             };
             Row {
                 file,
+                should: cells[c_should].clone(),
                 kind,
                 namespace: namespace.to_string(),
                 name: name.to_string(),
@@ -156,6 +166,22 @@ fn comparison_table_priorityguard_column_matches_real_runs() {
         let findings = report["findings"].as_array().unwrap();
         let components = report["components"].as_array().unwrap();
         for &row in &rows {
+            // The verdict the maintainers' intent asks for: a missing class is flagged with the
+            // class of its tier, a clean workload is left alone.
+            let wanted = match row.should.as_str() {
+                "critical, missing" => Some("system-node-critical"),
+                "missing (cluster service)" => Some("system-cluster-critical"),
+                "clean" => None,
+                other => panic!("{file}: {row:?}: unknown \"should\" value {other:?}"),
+            };
+            let got = match &row.verdict {
+                Verdict::Flags(class) => Some(class.as_str()),
+                Verdict::Ok(_) => None,
+            };
+            assert_eq!(
+                got, wanted,
+                "{file}: {row:?}: the priorityguard column contradicts the should column"
+            );
             let on_row: Vec<&serde_json::Value> = findings
                 .iter()
                 .filter(|f| same_object(&f["object"], row))
@@ -170,14 +196,10 @@ fn comparison_table_priorityguard_column_matches_real_runs() {
                 });
             match &row.verdict {
                 Verdict::Flags(class) => {
-                    let f = on_row
-                        .iter()
-                        .find(|f| f["check"] == "critical-without-priority")
-                        .unwrap_or_else(|| {
-                            panic!(
-                                "{file}: no critical-without-priority for {row:?}: {findings:#?}"
-                            )
-                        });
+                    let [f] = on_row.as_slice() else {
+                        panic!("{file}: {row:?} wants exactly one finding, got {on_row:#?}")
+                    };
+                    assert_eq!(f["check"], "critical-without-priority", "{file}: {row:?}");
                     assert_eq!(f["severity"], "error", "{file}: {row:?}");
                     assert_eq!(f["recommended_class"], class.as_str(), "{file}: {row:?}");
                     assert_eq!(component["protected"], false, "{file}: {row:?}");
@@ -196,18 +218,25 @@ fn comparison_table_priorityguard_column_matches_real_runs() {
                 }
             }
         }
-        // "Can fix": `fix FILE` prints a diff adding each flagged workload's recommended class.
+        // "Can fix": `fix FILE` prints a diff whose added lines are exactly one
+        // `priorityClassName: <recommended class>` per flagged workload, and nothing else.
         let fixed = priorityguard(&["fix", &upstream(file)]);
         let diff = String::from_utf8_lossy(&fixed.stdout);
-        for row in &rows {
-            if let Verdict::Flags(class) = &row.verdict {
-                assert!(
-                    diff.lines().any(|l| l.starts_with('+')
-                        && l[1..].trim() == format!("priorityClassName: {class}")),
-                    "{file}: `fix` does not add priorityClassName: {class} for {row:?}:\n{diff}"
-                );
-            }
-        }
+        let mut added: Vec<String> = diff
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .map(|l| l[1..].trim().to_string())
+            .collect();
+        let mut expected: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match &r.verdict {
+                Verdict::Flags(class) => Some(format!("priorityClassName: {class}")),
+                Verdict::Ok(_) => None,
+            })
+            .collect();
+        added.sort();
+        expected.sort();
+        assert_eq!(added, expected, "{file}: lines `fix` adds:\n{diff}");
         // Nothing reported beyond the table's rows.
         for f in findings {
             assert!(

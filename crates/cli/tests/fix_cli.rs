@@ -198,18 +198,10 @@ fn kubectl() -> Option<PathBuf> {
     if kubectl.is_file() {
         return Some(kubectl);
     }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} not found and CI=true; run scripts/k8s-test-env",
-            kubectl.display()
-        );
-    }
-    use std::io::Write;
-    let _ = writeln!(
-        std::io::stderr(),
-        "SKIPPED: kubectl not found at {}; run scripts/k8s-test-env",
+    pg_testenv::skip(&format!(
+        "kubectl not found at {}; run scripts/k8s-test-env",
         kubectl.display()
-    );
+    ));
     None
 }
 

@@ -1,10 +1,12 @@
 //! `fix --write` never leaves a partial file: a failing rename, a crash right before or right
-//! after it (failpoints, see crates/fix/src/write.rs), and SIGKILL at random moments all
-//! leave the old file or the new one, byte for byte.
+//! after it (failpoints, see crates/fix/src/write.rs), the kernel killing it in the middle of
+//! writing the new text (a file size limit, so the kill lands inside the write at a chosen
+//! byte) and SIGKILL at random moments all leave the old file or the new one, byte for byte.
 
 mod common;
 use common::*;
-use std::os::unix::process::ExitStatusExt;
+use std::collections::BTreeSet;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -83,6 +85,64 @@ fn a_crash_before_or_after_the_rename_leaves_a_whole_file() {
         Vec::<String>::new(),
         "stale one removed"
     );
+}
+
+/// `fix --write FILE` with a file size limit of `limit` bytes (and no core dump): the kernel
+/// kills the process with SIGXFSZ inside the write that would pass the limit.
+fn write_limited(file: &Path, limit: u64) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_priorityguard"));
+    cmd.args(["fix", "--write", &file.display().to_string()])
+        .current_dir(file.parent().unwrap())
+        .stdin(Stdio::null());
+    // SAFETY: only setrlimit between fork and exec, on values copied into the closure.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, value) in [(libc::RLIMIT_FSIZE, limit), (libc::RLIMIT_CORE, 0)] {
+                let rlim = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                if libc::setrlimit(resource, &rlim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_kill_inside_the_write_leaves_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, old, new) = setup(dir.path());
+    let len = u64::try_from(new.len()).unwrap();
+    let mut outcomes = BTreeSet::new();
+    // Killed at the first byte, halfway, at the last byte; then a limit the write fits in.
+    for limit in [1, len / 2, len - 1, len] {
+        std::fs::write(&file, &old).unwrap();
+        let out = write_limited(&file, limit);
+        let now = std::fs::read(&file).unwrap();
+        if limit < len {
+            assert_eq!(
+                out.status.signal(),
+                Some(libc::SIGXFSZ),
+                "killed inside the write at byte {limit}: {out:?}"
+            );
+            assert!(
+                now == old,
+                "killed at byte {limit} of {len}: not the old file"
+            );
+            outcomes.insert("old");
+        } else {
+            assert_eq!(out.status.code(), Some(0), "{out:?}");
+            assert!(now == new, "a write that fits: not the new file");
+            outcomes.insert("new");
+        }
+    }
+    assert_eq!(outcomes, BTreeSet::from(["new", "old"]));
+    // The killed runs' temporary files are gone: each next run removed its predecessor's.
+    assert_eq!(temp_files(dir.path()), Vec::<String>::new());
 }
 
 #[test]

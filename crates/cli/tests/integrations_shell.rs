@@ -52,12 +52,10 @@ fn man_prints_a_roff_page_naming_every_subcommand() {
 fn man_page_renders_with_man_when_available() {
     // `man -l` (man-db) formats a local file: proof the roff is well-formed enough to read.
     let Ok(probe) = Command::new("man").arg("--version").output() else {
-        eprintln!("SKIPPED: no `man` on PATH");
-        return;
+        pg_testenv::skip!("no `man` on PATH (scripts/install-deps installs man-db)");
     };
     if !probe.status.success() {
-        eprintln!("SKIPPED: `man --version` failed");
-        return;
+        pg_testenv::skip!("`man --version` failed");
     }
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("priorityguard.1");
@@ -72,11 +70,10 @@ fn man_page_renders_with_man_when_available() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() && text.is_empty() {
-        eprintln!(
-            "SKIPPED: `man -l` is unusable here: {}",
+        pg_testenv::skip!(
+            "`man -l` is unusable here: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        return;
     }
     assert!(text.contains("SUBCOMMANDS"), "{text}");
 }
@@ -95,7 +92,10 @@ fn completion_scripts_parse_in_their_shells() {
             .output()
             .is_err()
         {
-            eprintln!("SKIPPED: {shell} is not installed; the script was generated but not parsed");
+            pg_testenv::skip(&format!(
+                "{shell} is not installed (scripts/install-deps installs it); \
+                 the script was generated but not parsed"
+            ));
             continue;
         }
         let tmp = tempfile::tempdir().unwrap();

@@ -6,8 +6,9 @@
 //!
 //! `snapshot.json` is what `kubectl get nodes,pods,priorityclasses,poddisruptionbudgets -A -o
 //! json` printed for `cluster.yaml` on a real kube-apiserver; `cluster_simulate_seed_story`
-//! rebuilds that cluster, checks that `simulate --cluster` agrees with the file, and rewrites
-//! the file when `PRIORITYGUARD_REGENERATE_SEED=1`.
+//! rebuilds that cluster and checks that `simulate --cluster` agrees with the file. With
+//! `PRIORITYGUARD_REGENERATE_SEED=1` it rewrites the file and fails, so the new file is reviewed
+//! and checked by a second, ordinary run.
 
 mod common;
 use common::*;
@@ -250,6 +251,8 @@ fn cluster_simulate_seed_story() {
         None,
     );
     start_times(&cluster);
+    // Regenerating the checked-in snapshot is a separate, failing run: a passing run never
+    // compares the cluster with a file it has just written from that cluster.
     if std::env::var("PRIORITYGUARD_REGENERATE_SEED").is_ok_and(|v| v == "1") {
         let dump = cluster.kubectl_ok(
             &[
@@ -261,7 +264,12 @@ fn cluster_simulate_seed_story() {
             ],
             None,
         );
-        std::fs::write(repo_root().join(data("snapshot.json")), dump).unwrap();
+        let path = repo_root().join(data("snapshot.json"));
+        std::fs::write(&path, dump).unwrap();
+        panic!(
+            "wrote {}: review the diff, then run again without PRIORITYGUARD_REGENERATE_SEED",
+            path.display()
+        );
     }
     let kubeconfig = cluster.kubeconfig_path().display().to_string();
     let mut args = vec!["simulate", "--cluster", "--kubeconfig", &kubeconfig];

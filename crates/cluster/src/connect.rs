@@ -373,11 +373,25 @@ users:
             kubeconfig: None,
             home: Some(dir.path().to_path_buf()),
         };
-        // Only meaningful outside a pod; inside one the service account is found.
-        if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() {
+        let result = resolve(&ClusterOptions::default(), &env);
+        if let Some(host) = std::env::var_os("KUBERNETES_SERVICE_HOST") {
+            // Inside a pod the in-cluster configuration is the fallback: either it is used, or
+            // the error says why it could not be.
+            match result {
+                Ok(r) => assert_eq!(
+                    r.config.cluster_url.host(),
+                    Some(host.to_string_lossy().trim_matches(['[', ']'])),
+                    "{}",
+                    r.config.cluster_url
+                ),
+                Err(ClusterError::NoConfig { in_cluster, .. }) => {
+                    assert!(!in_cluster.is_empty());
+                }
+                Err(e) => panic!("neither a kubeconfig nor the in-cluster error: {e}"),
+            }
             return;
         }
-        let err = resolve(&ClusterOptions::default(), &env).err().unwrap();
+        let err = result.err().unwrap();
         let text = err.to_string();
         assert!(matches!(err, ClusterError::NoConfig { .. }), "{text}");
         assert!(text.contains(".kube/config does not exist"), "{text}");

@@ -137,14 +137,27 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles() {
+    fn default_backoff_waits_half_a_second_then_doubles() {
+        // `send` itself, with DEFAULT, on tokio's paused clock: each sleep advances the virtual
+        // clock by exactly its length, so the gaps between calls are the waits `send` chose.
+        let calls = std::cell::RefCell::new(Vec::new());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        let out = runtime.block_on(send(DEFAULT, &target(), || {
+            calls.borrow_mut().push(tokio::time::Instant::now());
+            async { Err::<(), _>(api(503)) }
+        }));
+        assert_eq!(out.unwrap_err().attempts, 4);
+        let calls = calls.into_inner();
+        let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
         // 0.5 + 1 + 2 s between four attempts: a restarting apiserver gets 3.5 s.
-        let mut d = DEFAULT.first_delay;
-        let mut total = Duration::ZERO;
-        for _ in 1..DEFAULT.attempts {
-            total += d;
-            d *= 2;
-        }
-        assert_eq!(total, Duration::from_millis(3500));
+        assert_eq!(
+            gaps,
+            [500, 1000, 2000].map(Duration::from_millis),
+            "waits between attempts"
+        );
     }
 }

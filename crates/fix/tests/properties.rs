@@ -2,9 +2,16 @@
 //! spaces), compact and indented sequences, comments, CRLF, a missing final newline, flow
 //! style, several documents, and Jinja2 or Helm statements and expressions.
 //!
+//! Each document is a node agent (a Multus DaemonSet), a cluster service (a CoreDNS
+//! Deployment) or an ordinary workload (a Deployment, StatefulSet, ReplicaSet, Job or
+//! DaemonSet of a shop's web app).
+//!
 //! For each: the fix parses and re-audits clean, only `priorityClassName` / `priority` lines
-//! change (block style: only whole lines are added or removed), and fixing again changes
-//! nothing.
+//! change (block style: only whole lines are added or removed), each document ends with the
+//! class its role needs (node agent `system-node-critical`, cluster service
+//! `system-cluster-critical`, an ordinary workload none), and fixing again changes nothing.
+//! Failing cases are shrunk and saved in `properties.proptest-regressions` (commit it), and
+//! replayed first on every run.
 
 mod common;
 use common::*;
@@ -36,8 +43,74 @@ enum Style {
     FlowLines,
 }
 
+/// What the document is, and so which class the fix must leave it with.
+#[derive(Clone, Copy, Debug)]
+enum Workload {
+    /// Multus, a node agent: `system-node-critical`.
+    NodeAgent,
+    /// CoreDNS in kube-system, a cluster service: `system-cluster-critical`.
+    ClusterService,
+    /// A shop's web app of this kind: no class, before and after.
+    Ordinary(&'static str),
+}
+
+impl Workload {
+    fn kind(self) -> &'static str {
+        match self {
+            Workload::NodeAgent => "DaemonSet",
+            Workload::ClusterService => "Deployment",
+            Workload::Ordinary(kind) => kind,
+        }
+    }
+
+    /// (name prefix, namespace, label, container, image)
+    fn identity(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static str,
+    ) {
+        match self {
+            Workload::NodeAgent => (
+                "kube-multus-ds",
+                "kube-system",
+                "app: multus",
+                "kube-multus",
+                IMAGE,
+            ),
+            Workload::ClusterService => (
+                "coredns",
+                "kube-system",
+                "k8s-app: kube-dns",
+                "coredns",
+                "registry.k8s.io/coredns/coredns:v1.12.0",
+            ),
+            Workload::Ordinary(_) => (
+                "web",
+                "shop",
+                "app: web",
+                "web",
+                "registry.invalid/nginx:1.27",
+            ),
+        }
+    }
+
+    /// The class the document must have once fixed.
+    fn fixed_class(self) -> Option<&'static str> {
+        match self {
+            Workload::NodeAgent => Some("system-node-critical"),
+            Workload::ClusterService => Some("system-cluster-critical"),
+            Workload::Ordinary(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Doc {
+    workload: Workload,
     style: Style,
     /// Which of the one-line scalar keys the spec starts with, in this order.
     scalars: Vec<usize>,
@@ -70,8 +143,24 @@ const SCALARS: [(&str, &str); 4] = [
     ("terminationGracePeriodSeconds", "10"),
 ];
 
+fn workload() -> impl Strategy<Value = Workload> {
+    prop_oneof![
+        2 => Just(Workload::NodeAgent),
+        1 => Just(Workload::ClusterService),
+        1 => proptest::sample::select(vec![
+            "Deployment",
+            "StatefulSet",
+            "ReplicaSet",
+            "Job",
+            "DaemonSet",
+        ])
+        .prop_map(Workload::Ordinary),
+    ]
+}
+
 fn doc() -> impl Strategy<Value = Doc> {
     (
+        workload(),
         prop_oneof![
             Just(Style::Block),
             Just(Style::FlowLine),
@@ -91,6 +180,7 @@ fn doc() -> impl Strategy<Value = Doc> {
     )
         .prop_map(
             |(
+                workload,
                 style,
                 scalars,
                 comments,
@@ -100,6 +190,7 @@ fn doc() -> impl Strategy<Value = Doc> {
                 priority,
                 tolerations,
             )| Doc {
+                workload,
                 style,
                 scalars,
                 comments,
@@ -141,13 +232,17 @@ fn case() -> impl Strategy<Value = Case> {
 
 const IMAGE: &str = "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0";
 
-fn class_value(class: Class) -> Option<String> {
-    match class {
-        Class::Missing => None,
-        Class::Weak(0) => Some("system-cluster-critical".into()),
-        Class::Weak(1) => Some("'system-cluster-critical'".into()),
-        Class::Weak(_) => Some("\"system-cluster-critical\"".into()),
-        Class::Right => Some("system-node-critical".into()),
+/// The class a document starts with: a node agent's may be missing, too weak or right; a
+/// cluster service's missing or right; an ordinary workload has none.
+fn class_value(workload: Workload, class: Class) -> Option<String> {
+    match (workload, class) {
+        (Workload::Ordinary(_), _) | (_, Class::Missing) => None,
+        // Too weak for a node agent, right for a cluster service; in three quoting styles.
+        (_, Class::Weak(0)) => Some("system-cluster-critical".into()),
+        (_, Class::Weak(1)) => Some("'system-cluster-critical'".into()),
+        (_, Class::Weak(_)) => Some("\"system-cluster-critical\"".into()),
+        (Workload::ClusterService, Class::Right) => Some("system-cluster-critical".into()),
+        (Workload::NodeAgent, Class::Right) => Some("system-node-critical".into()),
     }
 }
 
@@ -159,6 +254,7 @@ fn expression(dialect: Dialect) -> &'static str {
 }
 
 fn render_spec(c: &Case, d: &Doc, out: &mut String) {
+    let (_, _, _, container, image) = d.workload.identity();
     let u = " ".repeat(c.indent);
     let p = u.repeat(3);
     let templated = c.dialect != Dialect::Plain;
@@ -176,14 +272,14 @@ fn render_spec(c: &Case, d: &Doc, out: &mut String) {
             .enumerate()
             .map(|(i, &k)| format!("{}: {}", SCALARS[k].0, value(k, i)))
             .collect();
-        if let Some(v) = class_value(d.class) {
+        if let Some(v) = class_value(d.workload, d.class) {
             entries.push(format!("priorityClassName: {v}"));
         }
         if d.priority {
             entries.push("priority: 1000".into());
         }
         entries.push(format!(
-            "containers: [{{name: kube-multus, image: {IMAGE}}}]"
+            "containers: [{{name: {container}, image: {image}}}]"
         ));
         match d.style {
             Style::FlowLine => out.push_str(&format!("{u}{u}spec: {{{}}}\n", entries.join(", "))),
@@ -215,7 +311,7 @@ fn render_spec(c: &Case, d: &Doc, out: &mut String) {
             });
         }
     }
-    if let Some(v) = class_value(d.class) {
+    if let Some(v) = class_value(d.workload, d.class) {
         out.push_str(&format!("{p}priorityClassName: {v}  # chosen by hand\n"));
     }
     if d.priority {
@@ -230,7 +326,7 @@ fn render_spec(c: &Case, d: &Doc, out: &mut String) {
         out.push_str(&format!("{p}tolerations:\n{item}- operator: Exists\n\n"));
     }
     out.push_str(&format!(
-        "{p}containers:\n{item}- name: kube-multus\n{item}  image: {IMAGE}\n"
+        "{p}containers:\n{item}- name: {container}\n{item}  image: {image}\n"
     ));
 }
 
@@ -244,15 +340,16 @@ fn render(c: &Case) -> String {
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str("apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n");
+        let kind = d.workload.kind();
+        let (name, namespace, label, _, _) = d.workload.identity();
+        let api = if kind == "Job" { "batch/v1" } else { "apps/v1" };
+        out.push_str(&format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n"));
+        out.push_str(&format!("{u}name: {name}-{i}\n{u}namespace: {namespace}\n"));
         out.push_str(&format!(
-            "{u}name: kube-multus-ds-{i}\n{u}namespace: kube-system\n"
+            "spec:\n{u}selector:\n{u}{u}matchLabels:\n{u}{u}{u}{label}\n"
         ));
         out.push_str(&format!(
-            "spec:\n{u}selector:\n{u}{u}matchLabels:\n{u}{u}{u}app: multus\n"
-        ));
-        out.push_str(&format!(
-            "{u}template:\n{u}{u}metadata:\n{u}{u}{u}labels:\n{u}{u}{u}{u}app: multus\n"
+            "{u}template:\n{u}{u}metadata:\n{u}{u}{u}labels:\n{u}{u}{u}{u}{label}\n"
         ));
         render_spec(c, d, &mut out);
     }
@@ -318,6 +415,21 @@ fn without_priority(text: &str) -> String {
         .collect()
 }
 
+/// The `priorityClassName` of each workload document in `text`, unquoted.
+fn classes(text: &str) -> Vec<Option<&str>> {
+    text.split("\n---")
+        .filter(|d| d.contains("kind:"))
+        .map(|d| {
+            let (_, rest) = d.split_once("priorityClassName:")?;
+            let value = rest.trim_start();
+            let end = value
+                .find([',', '}', ' ', '#', '\r', '\n'])
+                .unwrap_or(value.len());
+            Some(value[..end].trim_matches(['\'', '"']))
+        })
+        .collect()
+}
+
 fn check(c: &Case) {
     let dir = tempfile::tempdir().unwrap();
     let before = render(c);
@@ -347,6 +459,12 @@ fn check(c: &Case) {
         }
     }
     assert_eq!(without_priority(&before), without_priority(&once));
+    let wanted: Vec<Option<&str>> = c.docs.iter().map(|d| d.workload.fixed_class()).collect();
+    assert_eq!(
+        classes(&once),
+        wanted,
+        "each document's class once fixed:\n{once}"
+    );
     assert_eq!(
         once.ends_with('\n'),
         before.ends_with('\n'),
@@ -364,10 +482,13 @@ fn check(c: &Case) {
 }
 
 proptest! {
-    // Failing cases are shrunk and printed; the ones worth keeping go into `chosen_cases`.
+    // Failing cases are shrunk, printed and saved next to this file
+    // (properties.proptest-regressions), so every later run tries them first.
     #![proptest_config(ProptestConfig {
         cases: 200,
-        failure_persistence: None,
+        failure_persistence: Some(Box::new(
+            proptest::test_runner::FileFailurePersistence::WithSource("proptest-regressions")
+        )),
         ..ProptestConfig::default()
     })]
 
@@ -381,6 +502,7 @@ proptest! {
 #[test]
 fn chosen_cases() {
     let block = Doc {
+        workload: Workload::NodeAgent,
         style: Style::Block,
         scalars: vec![0, 1],
         comments: vec![true, false, false, false],
@@ -407,6 +529,16 @@ fn chosen_cases() {
                     Doc {
                         class: Class::Weak(1),
                         scalars: vec![],
+                        ..block.clone()
+                    },
+                    Doc {
+                        workload: Workload::ClusterService,
+                        style,
+                        ..block.clone()
+                    },
+                    Doc {
+                        workload: Workload::Ordinary("StatefulSet"),
+                        style,
                         ..block.clone()
                     },
                 ],

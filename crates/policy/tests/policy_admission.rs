@@ -20,6 +20,57 @@ fn start() -> TestCluster {
     cluster
 }
 
+/// The annotation ValidatingAdmissionPolicy's `Audit` action writes into the audit event.
+const AUDIT_ANNOTATION: &str = "validation.policy.admission.k8s.io/validation_failure";
+
+/// [`start`] with the API server's audit log on (Metadata level, DaemonSets only): the log is
+/// where the `Audit` validation action records a violation. The log is in the returned dir.
+fn start_with_audit_log() -> (TestCluster, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("audit-policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n\
+         - level: Metadata\n  resources:\n  - group: apps\n    resources: [daemonsets]\n",
+    )
+    .unwrap();
+    let cluster = TestCluster::start(Options {
+        extra_apiserver_args: vec![
+            format!("--audit-policy-file={}", policy.display()),
+            format!(
+                "--audit-log-path={}",
+                dir.path().join("audit.log").display()
+            ),
+        ],
+        ..Options::default()
+    })
+    .expect("cluster starts");
+    cluster.kubectl_ok(&["create", "namespace", "apps"], None);
+    (cluster, dir)
+}
+
+/// The validation failures the `Audit` action recorded for creates of DaemonSet `name`
+/// (dry runs when `dry_run`), as the annotation's JSON text.
+fn audited_failures(log_dir: &std::path::Path, name: &str, dry_run: bool) -> Vec<String> {
+    let log = std::fs::read_to_string(log_dir.join("audit.log")).unwrap_or_default();
+    log.lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("an audit event per line"))
+        .filter(|e| {
+            e["verb"] == "create"
+                && e["stage"] == "ResponseComplete"
+                && e["objectRef"]["name"] == name
+                && e["requestURI"]
+                    .as_str()
+                    .is_some_and(|u| u.contains("dryRun") == dry_run)
+        })
+        .filter_map(|e| {
+            e["annotations"][AUDIT_ANNOTATION]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect()
+}
+
 /// The upstream Multus DaemonSet, exactly as multus-cni ships it.
 fn multus() -> Value {
     document_of_kind(&data("multus-daemonset.yml"), "DaemonSet")
@@ -247,7 +298,7 @@ fn policy_vap_enforce_rejects_critical_workloads_without_the_right_class() {
 #[test]
 fn policy_vap_warn_and_audit_admit() {
     pg_testenv::require_cluster!();
-    let cluster = start();
+    let (cluster, log_dir) = start_with_audit_log();
     apply_policy(&cluster, Engine::Vap, Some(Mode::Warn));
     wait_until(&cluster, &multus(), |out| {
         String::from_utf8_lossy(&out.stderr).contains("Warning:")
@@ -264,16 +315,28 @@ fn policy_vap_warn_and_audit_admit() {
     assert_created(&out);
     assert!(!text(&out).contains("Warning:"), "{}", text(&out));
 
-    // Audit: admitted without a word to the client (the violation goes to the audit log).
+    // Audit: admitted without a word to the client, and the violation is in the audit log
+    // (an unbound or inactive policy would admit silently too, but log nothing).
     apply_policy(&cluster, Engine::Vap, Some(Mode::Audit));
     let mut second = multus();
     second["metadata"]["name"] = json!("kube-multus-ds-2");
     wait_until(&cluster, &second, |out| {
-        out.status.success() && !String::from_utf8_lossy(&out.stderr).contains("Warning:")
+        out.status.success()
+            && !String::from_utf8_lossy(&out.stderr).contains("Warning:")
+            && !audited_failures(log_dir.path(), "kube-multus-ds-2", true).is_empty()
     });
     let out = create(&cluster, &second);
     assert_created(&out);
     assert!(!text(&out).contains("Warning:"), "{}", text(&out));
+    let audited = audited_failures(log_dir.path(), "kube-multus-ds-2", false);
+    let [failure] = audited.as_slice() else {
+        panic!("one audited violation for the create: {audited:?}")
+    };
+    assert!(
+        failure.contains("Multus CNI (node-agent) and has no priorityClassName")
+            && failure.contains("\"Audit\""),
+        "{failure}"
+    );
 }
 
 #[test]

@@ -171,6 +171,13 @@ fn cluster_stop_apiserver_makes_kubectl_fail() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("refused"), "{stderr}");
+    // The port stays taken (bound, not listening): no other server can answer on it.
+    let url = cluster.server_url();
+    let port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", port)).is_err(),
+        "{url} is free again"
+    );
 }
 
 #[test]
@@ -208,4 +215,30 @@ fn cluster_serves_mutating_admission_policy_api() {
         resources.contains("mutatingadmissionpolicies.admissionregistration.k8s.io"),
         "{resources}"
     );
+}
+
+#[test]
+fn cluster_failed_kubectl_call_keeps_the_evidence() {
+    pg_testenv::require_cluster!();
+    let cluster = start(Options::default());
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        cluster.kubectl_ok(&["get", "no-such-kind"], None)
+    }));
+    let message = *failed
+        .expect_err("kubectl_ok panics on a failed call")
+        .downcast::<String>()
+        .unwrap();
+    // Every component's state and log tail, and where the files are kept.
+    for needle in [
+        "etcd: running (pid ",
+        "kube-apiserver: running (pid ",
+        "kube-apiserver.log",
+        "kept after the test",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in:\n{message}");
+    }
+    let dir = cluster.work_dir().to_path_buf();
+    drop(cluster);
+    assert!(dir.join("kube-apiserver.log").is_file(), "kept");
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -107,7 +107,7 @@ pub fn report() -> Report {
             })
             .collect(),
             risk: Some(
-                "evicted 3rd of 41 under memory pressure on node-a; immune after fix; \
+                "evicted 3rd of 40 under memory pressure on node-a; immune after fix; \
                  oom_score_adj 994 -> -997 (the most exposed of 7 pods)"
                     .to_string(),
             ),

@@ -158,7 +158,17 @@ pub fn scenario(id: usize) -> Scenario {
             }
         }
     }
-    let pdbs = if kind == "pdb" || rng.below(3) == 0 {
+    let pdbs = if kind == "pdb" && (id / 6) % 2 == 1 {
+        // Every app under a budget that allows no disruption: any preemption violates one,
+        // and the scheduler must pick the node where it violates fewest.
+        (0..APPS.len())
+            .map(|i| PdbSpec {
+                name: format!("budget-{i}"),
+                app: APPS[i],
+                disruptions_allowed: 0,
+            })
+            .collect()
+    } else if kind == "pdb" || rng.below(3) == 0 {
         let n = 1 + rng.below(2) as usize;
         (0..n)
             .map(|i| PdbSpec {
