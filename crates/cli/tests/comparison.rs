@@ -4,12 +4,15 @@
 //! diff `fix` prints (exactly the flagged workloads' classes added, nothing else), its verdict
 //! must be what the "should" column (the maintainers' own intent) asks for, and every corpus
 //! file must have a row, so the table cannot drift.
+//! The Polaris column is checked the same way against a real Polaris 10.2.2 (built by
+//! scripts/peers) run on each corpus file.
 
 mod common;
 use common::*;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 /// What the priorityguard column says about one workload.
 #[derive(Debug, PartialEq)]
@@ -29,6 +32,8 @@ struct Row {
     namespace: String,
     name: String,
     verdict: Verdict,
+    /// The Polaris column's cell, verbatim.
+    polaris: String,
 }
 
 /// The text of every backtick span in `cell`, in order.
@@ -67,6 +72,7 @@ fn parse_table(doc: &str) -> Vec<Row> {
         col("should"),
         col("priorityguard"),
     );
+    let c_polaris = col(POLARIS_COLUMN);
     lines
         .filter(|l| !l.starts_with("|---"))
         .map(|l| {
@@ -104,6 +110,7 @@ fn parse_table(doc: &str) -> Vec<Row> {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
                 verdict,
+                polaris: cells[c_polaris].clone(),
             }
         })
         .collect()
@@ -245,4 +252,97 @@ fn comparison_table_priorityguard_column_matches_real_runs() {
             );
         }
     }
+}
+
+const POLARIS_COLUMN: &str = "Polaris 10.2.2";
+
+/// Polaris 10.2.2 as scripts/peers builds it, or `None` (after a SKIPPED line) outside CI.
+fn polaris() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let path = home.join(".cache/priorityguard/peers/polaris-10.2.2/bin/polaris");
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} not found and CI=true; run scripts/peers polaris",
+            path.display()
+        );
+    }
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: Polaris not found at {}; run scripts/peers polaris",
+        path.display()
+    );
+    None
+}
+
+/// What the Polaris column must say about `row`, given `polaris audit --audit-path FILE --format
+/// json` on its corpus file. Polaris walks only `.yml`/`.yaml` files and skips, with a warning, a
+/// file its YAML decoder rejects.
+fn polaris_cell(file: &str, out: &Output, row: &Row) -> String {
+    if !(file.ends_with(".yaml") || file.ends_with(".yml")) {
+        return "not read (it reads only `.yaml`/`.yml`)".to_string();
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{file}: Polaris' stdout is not JSON ({e}); stderr: {stderr}"));
+    let result = report["Results"].as_array().and_then(|results| {
+        results.iter().find(|r| {
+            r["Kind"] == row.kind.as_str()
+                && r["Namespace"] == row.namespace.as_str()
+                && r["Name"] == row.name.as_str()
+        })
+    });
+    let Some(result) = result else {
+        assert!(
+            stderr.contains("cannot add resource from YAML"),
+            "{file}: Polaris neither reports {row:?} nor skips the file: {report:#}\n{stderr}"
+        );
+        return "file skipped (YAML error)".to_string();
+    };
+    let check = &result["PodResult"]["Results"]["priorityClassNotSet"];
+    match check["Success"].as_bool() {
+        Some(true) => "passes".to_string(),
+        Some(false) => format!(
+            "**fails** `priorityClassNotSet` ({})",
+            check["Severity"].as_str().unwrap_or("?")
+        ),
+        None => panic!("{file}: no priorityClassNotSet result for {row:?}: {result:#}"),
+    }
+}
+
+#[test]
+fn comparison_table_polaris_column_matches_real_runs() {
+    let Some(polaris) = polaris() else { return };
+    let doc = std::fs::read_to_string(repo_root().join("docs/comparison.md")).unwrap();
+    let rows = parse_table(&doc);
+    let mut disagree = Vec::new();
+    for row in &rows {
+        let out = Command::new(&polaris)
+            .args(["audit", "--format", "json", "--audit-path", &upstream(&row.file)])
+            .output()
+            .expect("polaris runs");
+        assert!(
+            out.status.success(),
+            "{}: polaris exit status {:?}; stderr: {}",
+            row.file,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = polaris_cell(&row.file, &out, row);
+        if row.polaris != want {
+            disagree.push(format!(
+                "{} {} {}/{}: the table says {:?}, Polaris {:?}",
+                row.file, row.kind, row.namespace, row.name, row.polaris, want
+            ));
+        }
+    }
+    println!(
+        "{}/{} rows of the Polaris column agree with real Polaris runs",
+        rows.len() - disagree.len(),
+        rows.len()
+    );
+    assert!(disagree.is_empty(), "{}", disagree.join("\n"));
 }
