@@ -321,7 +321,13 @@ fn comparison_table_polaris_column_matches_real_runs() {
     let mut disagree = Vec::new();
     for row in &rows {
         let out = Command::new(&polaris)
-            .args(["audit", "--format", "json", "--audit-path", &upstream(&row.file)])
+            .args([
+                "audit",
+                "--format",
+                "json",
+                "--audit-path",
+                &upstream(&row.file),
+            ])
             .output()
             .expect("polaris runs");
         assert!(
