@@ -2,6 +2,8 @@
 //! a real kube-apiserver + etcd (pg-testenv) holding `PODS` pods (default 20,000). Each tool runs
 //! `RUNS` times (default 5), interleaved; wall time from the whole command, peak RSS from GNU
 //! time for every process (for the pipeline: kubectl's and jq's separately, and their sum).
+//! Polaris 10.2.2 (`polaris audit --format json`, the cluster from `KUBECONFIG`), when
+//! scripts/peers has built it, runs in the same rounds.
 //!
 //!     cargo bench -p pg-cli --bench cluster            # PODS=20000 RUNS=5 by default
 
@@ -117,27 +119,50 @@ fn main() {
         "/usr/bin/time -f %M -o {p} {bin} audit --cluster --kubeconfig {kc} --all -o json > /dev/null",
         p = p_rss.display()
     );
+    let polaris_bin = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .map(|h| h.join(".cache/priorityguard/peers/polaris-10.2.2/bin/polaris"))
+        .filter(|p| p.is_file());
+    let pol_rss_file = dir.join("pol.rss");
+    let polaris = polaris_bin.as_ref().map(|b| {
+        format!(
+            "KUBECONFIG={kc} /usr/bin/time -f %M -o {r} {b} audit --format json > /dev/null",
+            r = pol_rss_file.display(),
+            b = b.display()
+        )
+    });
+    if polaris.is_none() {
+        eprintln!("Polaris not found; run scripts/peers polaris for its row");
+    }
     timed(&seed);
     timed(&ours);
-    let (mut seed_wall, mut ours_wall) = (Vec::new(), Vec::new());
-    let (mut seed_rss, mut ours_rss) = (0u64, 0u64);
+    if let Some(p) = &polaris {
+        timed(p);
+    }
+    let (mut seed_wall, mut ours_wall, mut pol_wall) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut seed_rss, mut ours_rss, mut pol_rss) = (0u64, 0u64, 0u64);
     let (mut k_peak, mut j_peak) = (0u64, 0u64);
     for round in 0..runs {
-        let order: [bool; 2] = if round % 2 == 0 {
-            [true, false]
-        } else {
-            [false, true]
-        };
-        for is_seed in order {
-            if is_seed {
-                seed_wall.push(timed(&seed));
-                let (k, j) = (peak_kib(&k_rss), peak_kib(&j_rss));
-                k_peak = k_peak.max(k);
-                j_peak = j_peak.max(j);
-                seed_rss = seed_rss.max(k + j);
-            } else {
-                ours_wall.push(timed(&ours));
-                ours_rss = ours_rss.max(peak_kib(&p_rss));
+        // 0 = the seed pipeline, 1 = priorityguard, 2 = Polaris; the first one rotates.
+        for k in 0..3 {
+            match (round + k) % 3 {
+                0 => {
+                    seed_wall.push(timed(&seed));
+                    let (k, j) = (peak_kib(&k_rss), peak_kib(&j_rss));
+                    k_peak = k_peak.max(k);
+                    j_peak = j_peak.max(j);
+                    seed_rss = seed_rss.max(k + j);
+                }
+                1 => {
+                    ours_wall.push(timed(&ours));
+                    ours_rss = ours_rss.max(peak_kib(&p_rss));
+                }
+                _ => {
+                    if let Some(p) = &polaris {
+                        pol_wall.push(timed(p));
+                        pol_rss = pol_rss.max(peak_kib(&pol_rss_file));
+                    }
+                }
             }
         }
     }
@@ -159,6 +184,18 @@ fn main() {
         s / o,
         seed_rss as f64 / ours_rss as f64
     );
+    if !pol_wall.is_empty() {
+        let p = median(&mut pol_wall);
+        println!(
+            "| `polaris audit --format json` (Polaris 10.2.2) | {p:.2} s | {} MiB |",
+            pol_rss / 1024
+        );
+        println!(
+            "| priorityguard vs Polaris | {:.1}x faster | {:.1}x less memory |",
+            p / o,
+            pol_rss as f64 / ours_rss as f64
+        );
+    }
 }
 
 fn shell_quote(s: &str) -> String {
