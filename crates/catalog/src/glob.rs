@@ -1,3 +1,16 @@
+/// Characters no catalog pattern may contain: none occurs in a Kubernetes name, label or image
+/// reference, and the admission policies generated from the catalog (RE2 in CEL, Rego and
+/// JMESPath) could not match them literally, so a pattern holding one would never match.
+pub const REFUSED_PATTERN_CHARS: [char; 6] = ['\\', '[', ']', '^', '\'', '"'];
+
+/// The first character of `pattern` that no catalog pattern may contain (see
+/// [`REFUSED_PATTERN_CHARS`]; control characters too).
+pub fn refused_char(pattern: &str) -> Option<char> {
+    pattern
+        .chars()
+        .find(|c| REFUSED_PATTERN_CHARS.contains(c) || c.is_control())
+}
+
 /// `*` matches any run of characters; everything else matches itself.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     let Some((first, rest)) = pattern.split_once('*') else {

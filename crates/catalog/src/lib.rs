@@ -10,6 +10,7 @@ mod glob;
 mod signal;
 
 pub use entry::Entry;
+pub use glob::{REFUSED_PATTERN_CHARS, refused_char};
 pub use signal::Signal;
 
 use entry::Specificity;
@@ -97,10 +98,36 @@ impl Policy {
         }
         let text = String::from_utf8(bytes)
             .map_err(|_| invalid("invalid UTF-8; a policy file is UTF-8 YAML".into()))?;
-        pg_yaml::from_str(&text).map_err(|message| CatalogError::Invalid {
+        let policy: Policy = pg_yaml::from_str(&text).map_err(|message| CatalogError::Invalid {
             path: path.display().to_string(),
             message,
-        })
+        })?;
+        policy.check_patterns().map_err(invalid)?;
+        Ok(policy)
+    }
+
+    /// Refuses patterns that could never match (see [`REFUSED_PATTERN_CHARS`]), as `policy`
+    /// refuses them, instead of accepting an entry that silently recognises nothing.
+    fn check_patterns(&self) -> Result<(), String> {
+        for entry in &self.components {
+            let patterns = [
+                &entry.images,
+                &entry.names,
+                &entry.containers,
+                &entry.labels,
+                &entry.namespaces,
+                &entry.host_paths,
+            ];
+            for pattern in patterns.into_iter().flatten() {
+                if let Some(ch) = refused_char(pattern) {
+                    return Err(format!(
+                        "component {}: pattern {pattern:?} contains {ch:?}; patterns are `*` globs, not regular expressions, and no Kubernetes name, label or image reference contains {ch:?}",
+                        entry.id
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -363,6 +390,27 @@ mod tests {
             None,
         ));
         assert_eq!(agent.unwrap().id, "antrea-agent");
+    }
+
+    #[test]
+    fn a_policy_file_with_a_regex_like_pattern_is_refused_naming_it() {
+        let path = std::env::temp_dir().join(format!("pg-policy-{}.yaml", std::process::id()));
+        let policy = |pattern: &str| {
+            format!(
+                "components:\n  - id: gpu\n    name: GPU\n    role: node-agent\n    images: [{pattern:?}]\n"
+            )
+        };
+        std::fs::write(&path, policy("vendor/device-plugin[0-9]*")).unwrap();
+        let err = Policy::from_file(&path).unwrap_err().to_string();
+        std::fs::write(&path, policy("vendor/device-plugin*")).unwrap();
+        let ok = Policy::from_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            err.contains("component gpu: pattern \"vendor/device-plugin[0-9]*\" contains '['")
+                && err.contains("not regular expressions"),
+            "{err}"
+        );
+        assert_eq!(ok.unwrap().components[0].images, ["vendor/device-plugin*"]);
     }
 
     #[test]

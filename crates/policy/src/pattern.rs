@@ -9,9 +9,6 @@
 
 use crate::PolicyError;
 
-/// Characters a pattern may not contain (see the module docs).
-const REFUSED: [char; 6] = ['\\', '[', ']', '^', '\'', '"'];
-
 /// A `*` glob: the text between the stars, matched literally.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Glob {
@@ -175,10 +172,7 @@ pub fn globs(entry: &str, patterns: &[String], label: bool) -> Result<Vec<Glob>,
 }
 
 fn check(entry: &str, pattern: &str) -> Result<(), PolicyError> {
-    match pattern
-        .chars()
-        .find(|c| REFUSED.contains(c) || c.is_control())
-    {
+    match pg_catalog::refused_char(pattern) {
         Some(ch) => Err(PolicyError::Pattern {
             entry: entry.to_string(),
             pattern: pattern.to_string(),
