@@ -179,7 +179,14 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
         walk: a.walk.clone(),
         cluster: a.cluster,
     };
-    let inputs: Vec<PathBuf> = input.paths.iter().map(PathBuf::from).collect();
+    // What `--write` may change: the paths named, and the values files named with `--values`
+    // (a class a values file decides is fixed there).
+    let inputs: Vec<PathBuf> = input
+        .paths
+        .iter()
+        .map(PathBuf::from)
+        .chain(input.values.iter().cloned())
+        .collect();
     let mut loaded = if input.paths.is_empty() {
         pg_sources::Loaded::default()
     } else {
