@@ -103,14 +103,25 @@ pub(crate) fn with_placeholders(
     mut bytes: Vec<u8>,
     expressions: Vec<Range<usize>>,
 ) -> (String, Expressions) {
-    // A line that holds only expressions stands for YAML we cannot know: set it aside.
-    // A binary search finds the expression covering a byte.
+    let kept = set_aside_expression_lines(&mut bytes, expressions);
+    let text = String::from_utf8(bytes).expect("only ASCII bytes replaced whole tags");
+    let expressions = Expressions::new(source, &text, kept);
+    (text, expressions)
+}
+
+/// Lines that hold only expressions stand for YAML we cannot know: they are set aside. The
+/// other expressions become `x` placeholders of their own length; those are returned.
+/// `expressions` is sorted and non-overlapping (a binary search finds the one covering a byte).
+pub(crate) fn set_aside_expression_lines(
+    bytes: &mut [u8],
+    expressions: Vec<Range<usize>>,
+) -> Vec<Range<usize>> {
     let covered = |at: usize| {
         let i = expressions.partition_point(|x| x.end <= at);
         expressions.get(i).is_some_and(|x| x.start <= at)
     };
-    let mut kept = Vec::with_capacity(expressions.len());
-    let mut lines_to_blank = Vec::new();
+    let mut placeholders = Vec::with_capacity(expressions.len());
+    let mut aside = Vec::new();
     for r in &expressions {
         let line_start = bytes[..r.start]
             .iter()
@@ -118,39 +129,25 @@ pub(crate) fn with_placeholders(
             .map_or(0, |p| p + 1);
         let line_end =
             memchr::memchr(b'\n', &bytes[r.start..]).map_or(bytes.len(), |p| r.start + p);
-        let only_expressions = bytes[line_start..line_end]
-            .iter()
-            .enumerate()
-            .all(|(k, b)| {
-                let at = line_start + k;
-                b.is_ascii_whitespace() || covered(at)
-            });
+        let only_expressions =
+            (line_start..line_end).all(|at| bytes[at].is_ascii_whitespace() || covered(at));
         if only_expressions {
-            lines_to_blank.push(r.clone());
+            aside.push(r.clone());
         } else {
-            kept.push(r.clone());
+            placeholders.push(r.clone());
         }
     }
-    for r in &lines_to_blank {
-        blank(&mut bytes[r.clone()]);
+    for r in aside {
+        blank(&mut bytes[r]);
     }
-    for r in &kept {
+    for r in &placeholders {
         for b in &mut bytes[r.clone()] {
             if *b != b'\n' {
                 *b = b'x';
             }
         }
     }
-    let text = String::from_utf8(bytes).expect("only ASCII bytes replaced whole tags");
-    let char_offsets = (!text.is_ascii()).then(|| text.char_indices().map(|(b, _)| b).collect());
-    (
-        text,
-        Expressions {
-            original: source.to_string(),
-            ranges: kept,
-            char_offsets,
-        },
-    )
+    placeholders
 }
 
 pub(crate) fn blank(bytes: &mut [u8]) {

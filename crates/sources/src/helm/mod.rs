@@ -13,7 +13,7 @@ mod action;
 mod eval;
 pub mod values;
 
-use crate::template::Expressions;
+use crate::template::{Expressions, blank, set_aside_expression_lines};
 use action::Kind;
 use eval::{Dot, Scope};
 use pg_model::{ClassRef, InputProblem, Location, Workload};
@@ -576,51 +576,6 @@ fn makes_yaml(pipeline: &str) -> bool {
     pipeline
         .split(|c: char| c.is_whitespace() || c == '(' || c == '|')
         .any(|w| matches!(w, "toYaml" | "nindent" | "indent" | "toPrettyJson"))
-}
-
-fn blank(bytes: &mut [u8]) {
-    for b in bytes {
-        if *b != b'\n' {
-            *b = b' ';
-        }
-    }
-}
-
-/// Lines that hold only expressions stand for YAML we cannot know: they are set aside. The
-/// other expressions become `x` placeholders of their own length; those are returned.
-fn set_aside_expression_lines(bytes: &mut [u8], kept: Vec<Range<usize>>) -> Vec<Range<usize>> {
-    let covered = |at: usize| {
-        let i = kept.partition_point(|x| x.end <= at);
-        kept.get(i).is_some_and(|x| x.start <= at)
-    };
-    let mut placeholders = Vec::with_capacity(kept.len());
-    let mut aside = Vec::new();
-    for r in &kept {
-        let line_start = bytes[..r.start]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |p| p + 1);
-        let line_end =
-            memchr::memchr(b'\n', &bytes[r.start..]).map_or(bytes.len(), |p| r.start + p);
-        let only_expressions =
-            (line_start..line_end).all(|at| bytes[at].is_ascii_whitespace() || covered(at));
-        if only_expressions {
-            aside.push(r.clone());
-        } else {
-            placeholders.push(r.clone());
-        }
-    }
-    for r in aside {
-        blank(&mut bytes[r]);
-    }
-    for r in &placeholders {
-        for b in &mut bytes[r.clone()] {
-            if *b != b'\n' {
-                *b = b'x';
-            }
-        }
-    }
-    placeholders
 }
 
 impl Facts {
