@@ -530,13 +530,14 @@ fn claims_kubernetes(text: &str) -> bool {
 
 /// `name: 1e3`, `namespace: 0x10`, `name: true`: YAML reads them as a number or a boolean,
 /// and the API server refuses an object whose name is not a string (so does kubectl, before
-/// sending it); read as text they would name an object that cannot exist.
+/// sending it); read as text they would name an object that cannot exist. A collection there
+/// is in practice a template expression (`namespace: {{ .Namespace }}` in a Go-templated
+/// manifest outside a chart): the object is read with that field unknown, as before.
 pub(crate) fn non_string_name(raw: &RawObject) -> Option<String> {
     use crate::raw::Scalar;
     let what = |s: &Option<Scalar>| match s {
         Some(Scalar::Int(_) | Scalar::Float(_)) => Some("a number"),
         Some(Scalar::Bool(_)) => Some("a boolean"),
-        Some(Scalar::Collection) => Some("a collection"),
         _ => None,
     };
     [
