@@ -111,9 +111,9 @@ fn a_concurrent_writer_never_loses_an_edit() {
             // Read while the writer had truncated the file and not yet written it: no object
             // in it, nothing written, and a note that says so.
             Some(0)
-                if stderr
-                    .lines()
-                    .all(|l| l.starts_with("note: ") && l.contains("holds no Kubernetes object")) =>
+                if stderr.lines().all(|l| {
+                    l.starts_with("note: ") && l.contains("holds no Kubernetes object")
+                }) =>
             {
                 torn += 1
             }

@@ -201,9 +201,11 @@ fn exchange(from: &Path, to: &Path) -> io::Result<bool> {
     use std::os::unix::ffi::OsStrExt;
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
     let (from, to) = (c(from)?, c(to)?);
+    // The system call itself: musl (the static build) has no `renameat2` wrapper before 1.2.5.
     // SAFETY: two NUL-terminated paths that live across the call; no memory is shared.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             from.as_ptr(),
             libc::AT_FDCWD,
