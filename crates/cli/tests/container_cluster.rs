@@ -99,12 +99,22 @@ fn image_root(dir: &Path) -> std::path::PathBuf {
         .status()
         .expect("scripts/build-static runs");
     assert!(built.success(), "scripts/build-static failed");
-    std::fs::create_dir_all(root.join("examples")).unwrap();
-    for entry in std::fs::read_dir(repo_root().join("examples")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), root.join("examples").join(entry.file_name())).unwrap();
-    }
+    copy_tree(&repo_root().join("examples"), &root.join("examples"));
     root
+}
+
+/// `COPY examples/ /examples/`: the whole tree, subdirectories included.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 #[test]
