@@ -339,9 +339,20 @@ fn allowed(matchers: &[Matcher]) -> String {
     format!("{{\n{}\n}}[variables.component.class]", items.join(",\n"))
 }
 
-/// Where a workload's pod spec is, as a JSON pointer (for the MAP's JSONPatch).
-pub const POD_SPEC_PATH: &str = "object.kind == 'Pod' ? '/spec' :\n\
+/// Where a workload's pod spec is, as a JSON pointer (for a mutating policy's JSONPatch).
+const POD_SPEC_PATH: &str = "object.kind == 'Pod' ? '/spec' :\n\
      object.kind == 'CronJob' ? '/spec/jobTemplate/spec/template/spec' : '/spec/template/spec'";
+
+/// The variables of a mutating policy (MutatingAdmissionPolicy, Kyverno's MutatingPolicy):
+/// those of the validating ones plus `specPath`.
+pub fn mutating_variables(matchers: &[Matcher]) -> Seq {
+    variables(matchers).with_commented(
+        "Where the pod spec is, as a JSON pointer.",
+        Map::new()
+            .with("name", "specPath")
+            .with("expression", block(POD_SPEC_PATH)),
+    )
+}
 
 /// The validations (VAP `validations`, Kyverno `cel.expressions`): one per enabled check.
 pub fn validations(checks: Checks) -> Node {

@@ -41,12 +41,7 @@ pub fn cel_documents(g: &Generation) -> Vec<Document> {
         Map::new().with("controllers", flow(&[] as &[&str])),
     );
     if g.mode == Mode::Mutate {
-        let variables = cel::variables(&g.matchers).with_commented(
-            "Where the pod spec is, as a JSON pointer.",
-            Map::new()
-                .with("name", "specPath")
-                .with("expression", block(cel::POD_SPEC_PATH)),
-        );
+        let variables = cel::mutating_variables(&g.matchers);
         let policy = Map::new()
             .with("apiVersion", "policies.kyverno.io/v1")
             .with("kind", "MutatingPolicy")

@@ -10,12 +10,7 @@ use pg_model::BUILTIN_CLASSES;
 pub const NAME: &str = "priorityguard-set-critical-class";
 
 pub fn documents(g: &Generation) -> Vec<Document> {
-    let variables = cel::variables(&g.matchers).with_commented(
-        "Where the pod spec is, as a JSON pointer.",
-        Map::new()
-            .with("name", "specPath")
-            .with("expression", block(cel::POD_SPEC_PATH)),
-    );
+    let variables = cel::mutating_variables(&g.matchers);
     let policy = Map::new()
         .with("apiVersion", "admissionregistration.k8s.io/v1")
         .with("kind", "MutatingAdmissionPolicy")
