@@ -346,7 +346,7 @@ mod tests {
             owner: None,
             from_api: false,
             mirror: false,
-            pod: PodSpecFacts {
+            pod: std::sync::Arc::new(PodSpecFacts {
                 priority_class: ClassRef::Missing,
                 priority: None,
                 preemption_never: false,
@@ -361,7 +361,7 @@ mod tests {
                 labels: vec![],
                 structure: structure.map(Box::new),
                 positions: None,
-            },
+            }),
             location: None,
         }
     }

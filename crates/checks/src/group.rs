@@ -29,7 +29,9 @@ impl<'c, 'a> Folder<'c, 'a> {
         }
     }
 
-    pub fn add(&mut self, subject: usize, severity: Severity, draft: Draft) {
+    /// Folds `draft` into its group's finding; returns that finding's index and whether the
+    /// subject is the group's own object (not a pod folded into it).
+    pub fn add(&mut self, subject: usize, severity: Severity, draft: Draft) -> (usize, bool) {
         let group = self.ctx.group(subject);
         let w = self.ctx.workload(subject);
         let is_group_object = group.subject == Some(subject);
@@ -50,15 +52,32 @@ impl<'c, 'a> Folder<'c, 'a> {
                     f.pods = pods;
                     self.from_owner[i] = true;
                 }
+                (i, is_group_object)
             }
             None => {
                 let inferred = group.subject.is_none();
                 let mut f = draft.into_finding(severity, key.1.clone(), inferred);
                 f.pods.extend(pod);
-                self.index.insert(key, self.findings.len());
+                let i = self.findings.len();
+                self.index.insert(key, i);
                 self.findings.push(f);
                 self.from_owner.push(is_group_object);
+                (i, is_group_object)
             }
+        }
+    }
+
+    /// Folds pod `subject` into findings it was already found to belong to (see
+    /// [`crate::audit`]): what [`Folder::add`] would do for a pod that is not its group's object
+    /// and whose group already has these findings.
+    pub fn add_pod(&mut self, subject: usize, findings: &[usize]) {
+        let w = self.ctx.workload(subject);
+        for &i in findings {
+            self.findings[i].pods.push(PodRef {
+                namespace: w.namespace.clone(),
+                name: w.name.clone(),
+                location: w.location.clone(),
+            });
         }
     }
 
@@ -70,11 +89,16 @@ impl<'c, 'a> Folder<'c, 'a> {
 /// One status line per critical workload (pods folded into their owners).
 pub fn components(ctx: &Context) -> Vec<ComponentStatus> {
     let mut seen: HashSet<(ObjectRef, Option<Arc<str>>)> = HashSet::new();
+    let mut same_pods: HashSet<crate::PodKey> = HashSet::new();
     let mut out = Vec::new();
     for (subject, w) in ctx.workloads() {
         let Some(component) = ctx.component(subject) else {
             continue;
         };
+        // Pods alike (same owner, same facts, same file) are in the same group.
+        if crate::PodKey::of(w).is_some_and(|k| !same_pods.insert(k)) {
+            continue;
+        }
         let group = ctx.group(subject);
         if !seen.insert((group.object.clone(), group.file.clone())) {
             continue;

@@ -12,8 +12,11 @@ pub use context::{Context, LABELS_USED};
 pub use metadata::{checks_info, explanation};
 
 use pg_catalog::{Catalog, Policy};
-use pg_model::{CheckId, ComponentStatus, Finding, Object, Severity};
-use std::collections::BTreeMap;
+use pg_model::{
+    CheckId, ComponentStatus, Finding, Object, PodSpecFacts, Severity, Workload, WorkloadKind,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The label keys an audit with `catalog` reads: the catalog's and [`LABELS_USED`]. Sources
 /// may drop every other label (`keep_labels`), which on a big pod list is most of the memory.
@@ -57,20 +60,63 @@ pub struct Audit {
     pub components: Vec<ComponentStatus>,
 }
 
+/// What makes two pods alike for the checks: the same facts (shared by the reader, so compared
+/// by address), owner, namespace, file and origin. The checks read nothing else of a pod but its
+/// name and line, so pods alike get the same findings, and fold into the same groups.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct PodKey<'a> {
+    facts: *const PodSpecFacts,
+    namespace: Option<&'a str>,
+    owner: (&'a str, &'a str),
+    file: Option<*const u8>,
+    mirror: bool,
+    from_api: bool,
+}
+
+impl<'a> PodKey<'a> {
+    /// Only pods with an owner: they are the many.
+    fn of(w: &'a Workload) -> Option<PodKey<'a>> {
+        let owner = w.owner.as_ref()?;
+        (w.kind == WorkloadKind::Pod).then(|| PodKey {
+            facts: Arc::as_ptr(&w.pod),
+            namespace: w.namespace.as_deref(),
+            owner: (&owner.kind, &owner.name),
+            file: w.location.as_ref().map(|l| l.file.as_ptr()),
+            mirror: w.mirror,
+            from_api: w.from_api,
+        })
+    }
+}
+
 pub fn audit(objects: &[Object], catalog: &Catalog, config: &Config) -> Audit {
     let ctx = Context::new(objects, catalog);
     let mut folder = group::Folder::new(&ctx);
+    // The findings each kind of pod was folded into, to fold the pods alike without checking
+    // them again (a pod list is mostly the replicas of a few templates).
+    let mut alike: HashMap<PodKey, Vec<usize>> = HashMap::new();
     for (subject, w) in ctx.workloads() {
+        let key = PodKey::of(w);
+        if let Some(found) = key.as_ref().and_then(|k| alike.get(k)) {
+            folder.add_pod(subject, found);
+            continue;
+        }
+        let mut found = Vec::new();
+        let mut own_group = false;
         for draft in rules::check_workload(w, subject, &ctx) {
             if let Some(severity) = config.severity(draft.check) {
                 // A likely component's findings say at most what its recognition allows.
                 let cap = draft.component.as_ref().and_then(|c| c.severity);
-                folder.add(
+                let (i, is_group_object) = folder.add(
                     subject,
                     cap.map_or(severity, |cap| severity.min(cap)),
                     draft,
                 );
+                found.push(i);
+                own_group |= is_group_object;
             }
+        }
+        if let Some(key) = key.filter(|_| !own_group) {
+            alike.insert(key, found);
         }
     }
     let mut findings = folder.finish();

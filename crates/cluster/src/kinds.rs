@@ -84,7 +84,9 @@ fn without_location(mut object: Object) -> Object {
     match &mut object {
         Object::Workload(w) => {
             w.location = None;
-            w.pod.positions = None;
+            if w.pod.positions.is_some() {
+                std::sync::Arc::make_mut(&mut w.pod).positions = None;
+            }
         }
         Object::PriorityClass(c) => c.location = None,
         Object::ResourceQuota(q) => q.location = None,

@@ -111,11 +111,12 @@ pub fn parse(text: &Text, name: &Arc<str>, path: Option<&Path>) -> Result<Parsed
                 let spec = spec_of(tree, unit.root, w.kind, text);
                 if let Some(s) = &spec {
                     let key = |k: &str| s.entry(k).map(|e| at(e.key_start));
-                    w.pod.positions = Some(Box::new(SpecPositions {
-                        spec: at(s.start),
-                        class: key("priorityClassName"),
-                        priority: key("priority"),
-                    }));
+                    std::sync::Arc::make_mut(&mut w.pod).positions =
+                        Some(Box::new(SpecPositions {
+                            spec: at(s.start),
+                            class: key("priorityClassName"),
+                            priority: key("priority"),
+                        }));
                 }
                 if let Some(facts) = text.helm() {
                     facts.resolve(w);

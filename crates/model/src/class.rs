@@ -35,7 +35,7 @@ pub fn builtin_class(name: &str) -> Option<BuiltinClass> {
 }
 
 /// What a pod spec says about its class.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum ClassRef {
     /// No `priorityClassName` key (or `null`).

@@ -1,6 +1,7 @@
 use crate::{ClassRef, Location, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 /// The kinds that create pods. Anything else in the input is skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -58,7 +59,7 @@ pub struct OwnerRef {
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize)]
 pub struct Container {
     pub name: String,
     pub image: String,
@@ -80,7 +81,7 @@ impl Container {
 }
 
 /// What the checks need to know about a pod spec (a Pod's own, or a controller's template).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize)]
 pub struct PodSpecFacts {
     pub priority_class: ClassRef,
     /// `spec.priority`, which the API fills in from the class; templates should not set it.
@@ -102,7 +103,7 @@ pub struct PodSpecFacts {
 
 /// The parts of a pod spec that say what a pod does on its node, for recognising critical
 /// components by what they do rather than by name.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Hash, Eq, Serialize)]
 pub struct PodStructure {
     /// hostPath volumes some container mounts.
     pub host_mounts: Vec<HostMount>,
@@ -117,7 +118,7 @@ impl PodStructure {
 }
 
 /// A hostPath volume as the containers mount it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize)]
 pub struct HostMount {
     /// The path on the node (`hostPath.path`).
     pub path: String,
@@ -125,7 +126,7 @@ pub struct HostMount {
     pub writable: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Hash, Eq, Serialize)]
 pub struct ContainerStructure {
     /// `containerPort` and `hostPort` numbers.
     pub ports: Vec<u16>,
@@ -175,7 +176,7 @@ pub struct FailClosedWebhook {
 }
 
 /// Positions inside a pod spec, for pointing at (and fixing) the right line.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize)]
 pub struct SpecPositions {
     /// Where the pod spec mapping starts (for controllers: `spec.template.spec`).
     pub spec: Location,
@@ -215,7 +216,9 @@ pub struct Workload {
     pub from_api: bool,
     /// Static pods' mirror objects: the kubelet treats them as critical whatever their class.
     pub mirror: bool,
-    pub pod: PodSpecFacts,
+    /// Shared: the pods of one owner usually have the same facts, and a pod list holds them once
+    /// (change one through `Arc::make_mut`).
+    pub pod: Arc<PodSpecFacts>,
     pub location: Option<Location>,
 }
 

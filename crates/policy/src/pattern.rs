@@ -295,7 +295,7 @@ mod tests {
             owner: None,
             from_api: false,
             mirror: false,
-            pod: PodSpecFacts {
+            pod: std::sync::Arc::new(PodSpecFacts {
                 priority_class: ClassRef::Missing,
                 priority: None,
                 preemption_never: false,
@@ -310,7 +310,7 @@ mod tests {
                 labels: vec![],
                 structure: None,
                 positions: None,
-            },
+            }),
             location: None,
         };
         catalog.classify(&w).is_some_and(|m| m.id == "under-test")

@@ -34,7 +34,7 @@ fn workload(pod: &Pod) -> Workload {
         }),
         from_api: true,
         mirror: pod.static_or_mirror,
-        pod: PodSpecFacts {
+        pod: std::sync::Arc::new(PodSpecFacts {
             priority_class: match &pod.priority_class_name {
                 Some(name) => ClassRef::Literal { name: name.clone() },
                 None => ClassRef::Missing,
@@ -62,7 +62,7 @@ fn workload(pod: &Pod) -> Workload {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             positions: None,
-        },
+        }),
         location: None,
     }
 }

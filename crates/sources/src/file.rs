@@ -5,9 +5,10 @@ use crate::helm;
 use crate::json;
 use crate::raw::{RawObject, pod_spec_path};
 use crate::template::{self, Dialect};
-use pg_model::{ClassRef, InputProblem, Location, Object, SpecPositions, Workload};
+use pg_model::{ClassRef, InputProblem, Location, Object, PodSpecFacts, SpecPositions, Workload};
 use pg_yaml::{NodeDe, NodeId, Pos, Tree};
 use serde::Deserialize;
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -271,10 +272,20 @@ fn load_json_stream(name: Arc<str>, reader: impl Read + Send, size: u64, opts: &
     let mut loaded = Loaded::default();
     loaded.stats.files = 1;
     loaded.stats.bytes = size;
+    // The pods of one owner mostly say the same: hold what they say once.
+    let mut facts: HashSet<Arc<PodSpecFacts>> = HashSet::new();
     let result = json::stream(reader, opts.keep_labels.as_deref(), |item| {
         loaded.stats.documents += 1;
         match item.object {
             Ok(Some(mut object)) => {
+                if let Object::Workload(w) = &mut object {
+                    match facts.get(&*w.pod) {
+                        Some(same) => w.pod = same.clone(),
+                        None => {
+                            facts.insert(w.pod.clone());
+                        }
+                    }
+                }
                 set_object_location(
                     &mut object,
                     Location {
@@ -588,7 +599,7 @@ fn locate(object: &mut Object, tree: &Tree, root: NodeId, name: &Arc<str>) {
         tree.get_entry(spec, k)
             .map(|(k, _)| at(name, tree.node(k).start))
     };
-    w.pod.positions = Some(Box::new(SpecPositions {
+    std::sync::Arc::make_mut(&mut w.pod).positions = Some(Box::new(SpecPositions {
         spec: at(name, tree.node(spec).start),
         class: key("priorityClassName"),
         priority: key("priority"),
@@ -617,7 +628,7 @@ fn resolve_with(w: &mut Workload, path: &Path, vars: Option<&crate::ansible::Var
 /// Images, name, namespace and class of a workload in an Ansible role, as Ansible would
 /// render them from the role's variables (what cannot be resolved stays as written).
 fn resolve_ansible(w: &mut Workload, vars: &crate::ansible::Vars) {
-    for c in &mut w.pod.containers {
+    for c in &mut Arc::make_mut(&mut w.pod).containers {
         if c.image.contains("{{")
             && let Some(r) = vars.resolve(&c.image)
         {
@@ -638,7 +649,7 @@ fn resolve_ansible(w: &mut Workload, vars: &crate::ansible::Vars) {
     if let ClassRef::Templated {
         expression,
         default,
-    } = &mut w.pod.priority_class
+    } = &mut Arc::make_mut(&mut w.pod).priority_class
         && let Some(r) = vars.resolve(expression)
         && !r.text.contains("{{")
     {
@@ -650,7 +661,7 @@ fn resolve_template_default(w: &mut Workload, path: &Path) {
     if let ClassRef::Templated {
         expression,
         default: default @ None,
-    } = &mut w.pod.priority_class
+    } = &mut Arc::make_mut(&mut w.pod).priority_class
     {
         *default = template::resolve_default(expression, path);
     }

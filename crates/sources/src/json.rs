@@ -6,6 +6,7 @@
 //! which skips unknown fields without storing them. Memory stays at a few batches whatever the
 //! size of the input.
 
+use crate::prune::skip_string;
 use crate::raw::{RawObject, Scalar};
 use pg_model::Object;
 use rayon::prelude::*;
@@ -430,17 +431,9 @@ impl<R: Read> Scanner<R> {
     }
 }
 
-/// The offset just past the string starting at `quote`, or `None` if it does not end in `buf`.
-fn skip_string(buf: &[u8], quote: usize) -> Option<usize> {
-    let mut i = quote + 1;
-    loop {
-        i += memchr::memchr2(b'"', b'\\', buf.get(i..)?)?;
-        if buf[i] == b'\\' {
-            i += 2;
-        } else {
-            return Some(i + 1);
-        }
-    }
+thread_local! {
+    /// Each parsing thread's buffer for the cut-down object.
+    static PRUNED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 fn parse_item(
@@ -450,16 +443,26 @@ fn parse_item(
     in_list: bool,
     keep_labels: Option<&[String]>,
 ) -> Result<Option<Object>, ItemError> {
-    let mut raw: RawObject = serde_json::from_slice(bytes).map_err(|e| ItemError {
-        line: line + e.line() as u32 - 1,
-        column: e.column() as u32,
-        message: e
-            .to_string()
-            .split(" at line ")
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-    })?;
+    // Most of a pod is what no check reads (status, probes, environment): cut it away first,
+    // then deserialize what is left. What the cut cannot read is deserialized whole, for
+    // serde's own error.
+    let pruned = PRUNED.with_borrow_mut(|buf| {
+        crate::prune::prune(bytes, item_kind == Some("Pod"), keep_labels, buf)
+            .and_then(|()| serde_json::from_slice::<RawObject>(buf).ok())
+    });
+    let mut raw: RawObject = match pruned {
+        Some(raw) => raw,
+        None => serde_json::from_slice(bytes).map_err(|e| ItemError {
+            line: line + e.line() as u32 - 1,
+            column: e.column() as u32,
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        })?,
+    };
     if in_list && raw.is_list() {
         return Err(ItemError {
             line,

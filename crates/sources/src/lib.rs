@@ -11,6 +11,7 @@ pub mod helm;
 mod jinja;
 pub mod json;
 mod kustomize;
+mod prune;
 pub mod raw;
 pub mod template;
 mod walk;

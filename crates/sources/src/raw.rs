@@ -547,7 +547,7 @@ impl RawObject {
             mirror: annotations.contains_key("kubernetes.io/config.mirror"),
             owner,
             from_api: meta.uid.is_some(),
-            pod: pod_facts(spec, pod_labels),
+            pod: pod_facts(spec, pod_labels).into(),
             location: None,
         }
     }

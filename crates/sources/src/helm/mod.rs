@@ -617,7 +617,8 @@ impl Facts {
 
     /// Reads images and a templated class through the values.
     pub fn resolve(&self, w: &mut Workload) {
-        for c in &mut w.pod.containers {
+        let pod = std::sync::Arc::make_mut(&mut w.pod);
+        for c in &mut pod.containers {
             if c.image.contains("{{")
                 && let Some((image, from)) = self.render(&c.image, None)
             {
@@ -625,16 +626,16 @@ impl Facts {
                 c.image_from = from.map(|at| format!("{}:{}", at.file, at.line));
             }
         }
-        let line = w.pod.class_location().map(|l| l.line as usize);
+        let line = pod.class_location().map(|l| l.line as usize);
         if let ClassRef::Templated {
             expression,
             default: default @ None,
-        } = &mut w.pod.priority_class
+        } = &mut pod.priority_class
             && let Some((class, _)) = self.render(expression, line)
         {
             if class.is_empty() {
                 // Helm renders `priorityClassName: ""` (or nothing): the class is not set.
-                w.pod.priority_class = ClassRef::Empty;
+                pod.priority_class = ClassRef::Empty;
             } else {
                 *default = Some(class);
             }
