@@ -122,6 +122,7 @@ fn multus_finding() -> pg_model::Finding {
         recommended_class: Some("system-node-critical".to_string()),
         pods: Vec::new(),
         risk: None,
+        cluster: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn coredns_patch() -> PlannedPatch {
         recommended_class: Some("system-cluster-critical".to_string()),
         pods: Vec::new(),
         risk: None,
+        cluster: None,
     }]);
     patches.remove(0)
 }
