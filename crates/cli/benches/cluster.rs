@@ -187,7 +187,7 @@ fn create_pods(cluster: &TestCluster, pods: usize, namespaces: usize, variant: u
     for c in 0..pods.div_ceil(chunk) {
         let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
         for i in c * chunk..((c + 1) * chunk).min(pods) {
-            let class = if (i + variant) % 3 == 0 {
+            let class = if (i + variant).is_multiple_of(3) {
                 "    priorityClassName: system-cluster-critical\n"
             } else {
                 ""
@@ -306,7 +306,14 @@ mod fleet {
             match i {
                 0 => drop(c.kubectl_ok(&["apply", "-f", multus.to_str().unwrap()], None)),
                 1 => drop(c.kubectl_ok(
-                    &["create", "deployment", "web", "-n", "ns-1", "--image=example.com/web:1"],
+                    &[
+                        "create",
+                        "deployment",
+                        "web",
+                        "-n",
+                        "ns-1",
+                        "--image=example.com/web:1",
+                    ],
                     None,
                 )),
                 _ => drop(c.kubectl_ok(
@@ -327,8 +334,11 @@ mod fleet {
         kubeconfig(&clusters, contexts, &kc);
         let kc = kc.display().to_string();
         let kubectl = clusters[0].bin_dir().join("kubectl").display().to_string();
-        let (ours_rss, jobs1_rss, seed_rss) =
-            (dir.join("ours.time"), dir.join("jobs1.time"), dir.join("seed.time"));
+        let (ours_rss, jobs1_rss, seed_rss) = (
+            dir.join("ours.time"),
+            dir.join("jobs1.time"),
+            dir.join("seed.time"),
+        );
         let pipes_rss = dir.join("pipes.rss");
         let time = |file: &Path| format!("/usr/bin/time -f '%e %U %S %M' -o {}", file.display());
         let ours = format!(
@@ -359,8 +369,16 @@ mod fleet {
                     Some((k.to_string(), v.trim().parse().ok()?))
                 })
                 .collect();
-            let k = values.iter().filter(|(k, _)| k == "k").map(|(_, v)| *v).max();
-            let j = values.iter().filter(|(k, _)| k == "j").map(|(_, v)| *v).max();
+            let k = values
+                .iter()
+                .filter(|(k, _)| k == "k")
+                .map(|(_, v)| *v)
+                .max();
+            let j = values
+                .iter()
+                .filter(|(k, _)| k == "j")
+                .map(|(_, v)| *v)
+                .max();
             k.unwrap_or(0) + j.unwrap_or(0)
         };
         // One warm-up each, then interleaved rounds.

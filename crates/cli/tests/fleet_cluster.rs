@@ -32,8 +32,7 @@ fn kubeconfig_as(cluster: &TestCluster, name: &str, dir: &Path) -> PathBuf {
 /// A context whose API server does not answer: the first cluster's credentials, a port where
 /// nothing listens.
 fn down_kubeconfig(first: &Path, dir: &Path) -> PathBuf {
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(first).unwrap()).unwrap();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(first).unwrap()).unwrap();
     config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1".into();
     for (key, i) in [("clusters", 0), ("users", 0), ("contexts", 0)] {
         config[key][i]["name"] = "down".into();
@@ -132,7 +131,15 @@ fn cluster_fleet_of_three_servers_and_one_down() {
     // The merged JSON report.
     let out = run(
         &kubeconfig,
-        &["audit", "--cluster", "--all-contexts", "--jobs", "2", "-o", "json"],
+        &[
+            "audit",
+            "--cluster",
+            "--all-contexts",
+            "--jobs",
+            "2",
+            "-o",
+            "json",
+        ],
     );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "a cluster failed: {stderr}");
@@ -157,15 +164,17 @@ fn cluster_fleet_of_three_servers_and_one_down() {
     // One stderr line names the failed context; the others are not errors.
     let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error")).collect();
     assert_eq!(error_lines.len(), 1, "{stderr}");
-    assert!(error_lines[0].starts_with("error: context \"down\": "), "{stderr}");
+    assert!(
+        error_lines[0].starts_with("error: context \"down\": "),
+        "{stderr}"
+    );
     assert_eq!(report["summary"]["input_errors"], 1);
 
     // alpha: Multus, in alpha only, with alpha's server on the finding.
     let multus: Vec<&Value> = findings_of(&report, "alpha")
         .into_iter()
         .filter(|f| {
-            f["check"] == "critical-without-priority"
-                && f["object"]["name"] == "kube-multus-ds"
+            f["check"] == "critical-without-priority" && f["object"]["name"] == "kube-multus-ds"
         })
         .collect();
     assert_eq!(multus.len(), 1, "{report:#}");
@@ -225,14 +234,27 @@ fn cluster_fleet_of_three_servers_and_one_down() {
     let multus_at = at("kube-system/DaemonSet/kube-multus-ds\n");
     assert!(headers[1] < multus_at && multus_at < headers[2], "{table}");
     let injector_at = at("net-system/Deployment/net-injector\n");
-    assert!(headers[3] < injector_at && injector_at < headers[4], "{table}");
-    assert!(table.contains("down: not read: cannot reach the API server"), "{table}");
+    assert!(
+        headers[3] < injector_at && injector_at < headers[4],
+        "{table}"
+    );
+    assert!(
+        table.contains("down: not read: cannot reach the API server"),
+        "{table}"
+    );
     assert!(table.contains("in 4 clusters (1 not read)"), "{table}");
 
     // Without the server that is down: exit 1 for the findings, not 2.
     let out = run(
         &kubeconfig,
-        &["audit", "--cluster", "--context", "alpha,beta,gamma", "-o", "sarif"],
+        &[
+            "audit",
+            "--cluster",
+            "--context",
+            "alpha,beta,gamma",
+            "-o",
+            "sarif",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let sarif = json(&out);
@@ -244,7 +266,10 @@ fn cluster_fleet_of_three_servers_and_one_down() {
         3
     );
     // One context: the report as it always was, with no cluster fields.
-    let out = run(&kubeconfig, &["audit", "--cluster", "--context", "beta", "-o", "json"]);
+    let out = run(
+        &kubeconfig,
+        &["audit", "--cluster", "--context", "beta", "-o", "json"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let single = json(&out);
     assert!(single.get("clusters").is_none());
@@ -292,11 +317,21 @@ fn cluster_fleet_of_three_servers_and_one_down() {
             && plan.contains("--context beta"),
         "{plan}"
     );
-    assert!(plan.contains("# cluster down (https://127.0.0.1:1)\n# not read: "), "{plan}");
+    assert!(
+        plan.contains("# cluster down (https://127.0.0.1:1)\n# not read: "),
+        "{plan}"
+    );
     // ...but --apply stays one context at a time.
     let out = run(
         &kubeconfig,
-        &["fix", "--cluster", "--context", "alpha,beta", "--apply", "--yes"],
+        &[
+            "fix",
+            "--cluster",
+            "--context",
+            "alpha,beta",
+            "--apply",
+            "--yes",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -93,7 +93,9 @@ fn cluster_rbac_docs_apply_cleanly_and_are_sufficient() {
     assert_eq!(as_auditor.stats, as_admin.stats);
     assert!(as_auditor.stats.pods >= 1 && as_auditor.stats.workloads >= 1);
     let has = |what: fn(&pg_model::Object) -> bool| as_auditor.objects.iter().any(what);
-    assert!(has(|o| matches!(o, pg_model::Object::Service(s) if s.name == "net-injector")));
+    assert!(has(
+        |o| matches!(o, pg_model::Object::Service(s) if s.name == "net-injector")
+    ));
     assert!(has(
         |o| matches!(o, pg_model::Object::WebhookConfig(w) if w.name == "net-injector")
     ));
