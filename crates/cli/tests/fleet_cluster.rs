@@ -169,6 +169,8 @@ fn cluster_fleet_of_three_servers_and_one_down() {
         "{stderr}"
     );
     assert_eq!(report["summary"]["input_errors"], 1);
+    // No progress bar when stderr is not a terminal.
+    assert!(!stderr.contains("reading clusters"), "{stderr}");
 
     // alpha: Multus, in alpha only, with alpha's server on the finding.
     let multus: Vec<&Value> = findings_of(&report, "alpha")

@@ -82,7 +82,8 @@ pub fn load_fleet(
         drop(done);
         for (i, member) in finished {
             progress.cluster_done(&member.context);
-            each(i, member);
+            // The caller prints the cluster's problems on stderr: not through the bar.
+            progress.suspend(|| each(i, member));
         }
     });
     progress.finish();

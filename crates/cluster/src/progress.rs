@@ -56,6 +56,11 @@ impl Progress {
         self.bar.inc(1);
     }
 
+    /// Runs `f` with the bar hidden, so what it writes on stderr is not drawn over.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     /// A page of `items` arrived; `more` (from the first page) are still to come.
     pub fn page(&self, items: u64, expected_more: Option<u64>) {
         self.bar.inc_length(items + expected_more.unwrap_or(0));
