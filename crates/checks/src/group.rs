@@ -118,6 +118,7 @@ pub fn components(ctx: &Context) -> Vec<ComponentStatus> {
             component: ComponentMatch::clone(component),
             class: representative.pod.priority_class.clone(),
             protected,
+            cluster: None,
         });
     }
     out

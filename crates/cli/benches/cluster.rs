@@ -6,6 +6,16 @@
 //! scripts/peers has built it, runs in the same rounds.
 //!
 //!     cargo bench -p pg-cli --bench cluster            # PODS=20000 RUNS=5 by default
+//!
+//! With `FLEET=N` it measures many clusters in one run instead: three API servers with different
+//! contents (`PODS` pods each, default 1,000, in 10 namespaces; Multus and a Deployment), `N`
+//! kubeconfig contexts spread over them (each its own cluster, user and context entry, as
+//! separate clusters' kubeconfigs are), and `priorityguard audit --cluster --all-contexts`
+//! (default `--jobs`, and `--jobs 1`) against `N` sequential `kubectl --context C get pods -A
+//! -o json | jq ...` pipelines. Wall, user+sys CPU and peak RSS from GNU time; requests from
+//! the three API servers' own `apiserver_request_total` counters, read before and after.
+//!
+//!     FLEET=200 RUNS=3 cargo bench -p pg-cli --bench cluster
 
 use pg_testenv::{Options, TestCluster};
 use std::process::Command;
@@ -59,6 +69,9 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if let Some(contexts) = std::env::var("FLEET").ok().and_then(|v| v.parse().ok()) {
+        return fleet::run(contexts, env_usize("PODS", 1_000), env_usize("RUNS", 3));
+    }
     let pods = env_usize("PODS", 20_000);
     let runs = env_usize("RUNS", 5);
     let bin = env!("CARGO_BIN_EXE_priorityguard");
@@ -66,47 +79,7 @@ fn main() {
     let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
     let kc = cluster.kubeconfig_path().display().to_string();
     let dir = cluster.work_dir().to_path_buf();
-
-    eprintln!("creating {pods} pods in 20 namespaces ...");
-    let created = Instant::now();
-    for ns in 0..20 {
-        cluster.kubectl_ok(&["create", "namespace", &format!("ns-{ns}")], None);
-    }
-    let chunk = 1000;
-    let mut children = Vec::new();
-    for c in 0..pods.div_ceil(chunk) {
-        let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
-        for i in c * chunk..((c + 1) * chunk).min(pods) {
-            let class = if i % 3 == 0 {
-                "    priorityClassName: system-cluster-critical\n"
-            } else {
-                ""
-            };
-            list.push_str(&format!(
-                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}    containers:\n    - name: main\n      image: example.com/app:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
-                i % 20, i % 50, i % 7
-            ));
-        }
-        let file = dir.join(format!("pods-{c}.yaml"));
-        std::fs::write(&file, list).unwrap();
-        children.push(
-            Command::new(&kubectl)
-                .args(["--kubeconfig", &kc, "create", "-f"])
-                .arg(&file)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        if children.len() == 4 {
-            for mut ch in children.drain(..) {
-                assert!(ch.wait().unwrap().success());
-            }
-        }
-    }
-    for mut ch in children {
-        assert!(ch.wait().unwrap().success());
-    }
-    eprintln!("created in {:.0} s", created.elapsed().as_secs_f64());
+    create_pods(&cluster, pods, 20, 0);
 
     let (k_rss, j_rss, p_rss) = (dir.join("k.rss"), dir.join("j.rss"), dir.join("p.rss"));
     let seed = format!(
@@ -194,6 +167,274 @@ fn main() {
             "| priorityguard vs Polaris | {:.1}x faster | {:.1}x less memory |",
             p / o,
             pol_rss as f64 / ours_rss as f64
+        );
+    }
+}
+
+/// Creates `pods` pods in `namespaces` namespaces (`ns-0`...), a third of them with a class;
+/// `variant` changes their images and labels, so different servers hold different contents.
+fn create_pods(cluster: &TestCluster, pods: usize, namespaces: usize, variant: usize) {
+    let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
+    let kc = cluster.kubeconfig_path().display().to_string();
+    let dir = cluster.work_dir().to_path_buf();
+    eprintln!("creating {pods} pods in {namespaces} namespaces ...");
+    let created = Instant::now();
+    for ns in 0..namespaces {
+        cluster.kubectl_ok(&["create", "namespace", &format!("ns-{ns}")], None);
+    }
+    let chunk = 1000;
+    let mut children = Vec::new();
+    for c in 0..pods.div_ceil(chunk) {
+        let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
+        for i in c * chunk..((c + 1) * chunk).min(pods) {
+            let class = if (i + variant).is_multiple_of(3) {
+                "    priorityClassName: system-cluster-critical\n"
+            } else {
+                ""
+            };
+            list.push_str(&format!(
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}    containers:\n    - name: main\n      image: example.com/app{variant}:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
+                i % namespaces, i % 50, i % 7
+            ));
+        }
+        let file = dir.join(format!("pods-{c}.yaml"));
+        std::fs::write(&file, list).unwrap();
+        children.push(
+            Command::new(&kubectl)
+                .args(["--kubeconfig", &kc, "create", "-f"])
+                .arg(&file)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        if children.len() == 4 {
+            for mut ch in children.drain(..) {
+                assert!(ch.wait().unwrap().success());
+            }
+        }
+    }
+    for mut ch in children {
+        assert!(ch.wait().unwrap().success());
+    }
+    eprintln!("created in {:.0} s", created.elapsed().as_secs_f64());
+}
+
+mod fleet {
+    use super::{SEED_JQ, create_pods, median, shell_quote};
+    use pg_testenv::{Options, TestCluster};
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Wall seconds, user+sys CPU seconds and the peak RSS (KiB) GNU time wrote to `file`
+    /// (`%e %U %S %M`, the last line).
+    fn times(file: &Path) -> (f64, f64, u64) {
+        let text = std::fs::read_to_string(file).unwrap();
+        let f: Vec<&str> = text.trim().lines().last().unwrap().split(' ').collect();
+        let n = |i: usize| f[i].parse::<f64>().unwrap();
+        (n(0), n(1) + n(2), f[3].parse().unwrap())
+    }
+
+    /// The requests the three servers have answered so far (their own counters).
+    fn requests(clusters: &[TestCluster]) -> u64 {
+        clusters
+            .iter()
+            .map(|c| {
+                c.kubectl_ok(&["get", "--raw", "/metrics"], None)
+                    .lines()
+                    .filter(|l| l.starts_with("apiserver_request_total{"))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum::<f64>() as u64
+            })
+            .sum()
+    }
+
+    /// A kubeconfig with `contexts` contexts over the three servers: context `c-I` (cluster
+    /// and user entries of its own, the server's admin credentials) points at server `I % 3`.
+    fn kubeconfig(clusters: &[TestCluster], contexts: usize, path: &Path) {
+        let admins: Vec<serde_json::Value> = clusters
+            .iter()
+            .map(|c| {
+                serde_json::from_str(&std::fs::read_to_string(c.kubeconfig_path()).unwrap())
+                    .unwrap()
+            })
+            .collect();
+        let (mut cl, mut us, mut cx) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..contexts {
+            let admin = &admins[i % clusters.len()];
+            let name = format!("c-{i}");
+            cl.push(serde_json::json!({"name": name, "cluster": admin["clusters"][0]["cluster"]}));
+            us.push(serde_json::json!({"name": name, "user": admin["users"][0]["user"]}));
+            cx.push(serde_json::json!({"name": name, "context": {"cluster": name, "user": name}}));
+        }
+        let config = serde_json::json!({
+            "apiVersion": "v1", "kind": "Config", "clusters": cl, "users": us, "contexts": cx,
+            "current-context": "c-0",
+        });
+        std::fs::write(path, serde_json::to_vec(&config).unwrap()).unwrap();
+    }
+
+    /// Runs `script` (exit 0 or 1) and returns its wall, CPU and peak RSS, and the requests the
+    /// servers answered meanwhile.
+    fn measure(clusters: &[TestCluster], script: &str, rss: &Path) -> (f64, f64, u64, u64) {
+        let before = requests(clusters);
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(format!("set -o pipefail; {script}"))
+            .output()
+            .unwrap();
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let after = requests(clusters);
+        let (wall, cpu, peak) = times(rss);
+        // The metrics read itself (one request per server) is not the command's.
+        (wall, cpu, peak, after - before - clusters.len() as u64)
+    }
+
+    pub fn run(contexts: usize, pods: usize, runs: usize) {
+        let bin = env!("CARGO_BIN_EXE_priorityguard");
+        let clusters: Vec<TestCluster> = (0..3)
+            .map(|_| TestCluster::start(Options::default()).expect("test cluster"))
+            .collect();
+        let multus = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/upstream/multus-cni/multus-daemonset.yml");
+        for (i, c) in clusters.iter().enumerate() {
+            // Different contents: pods per server vary, and each has its own extra workloads.
+            create_pods(c, pods + i * pods / 2, 10, i);
+            match i {
+                0 => drop(c.kubectl_ok(&["apply", "-f", multus.to_str().unwrap()], None)),
+                1 => drop(c.kubectl_ok(
+                    &[
+                        "create",
+                        "deployment",
+                        "web",
+                        "-n",
+                        "ns-1",
+                        "--image=example.com/web:1",
+                    ],
+                    None,
+                )),
+                _ => drop(c.kubectl_ok(
+                    &[
+                        "create",
+                        "deployment",
+                        "coredns",
+                        "-n",
+                        "kube-system",
+                        "--image=registry.k8s.io/coredns/coredns:v1.12.0",
+                    ],
+                    None,
+                )),
+            }
+        }
+        let dir = clusters[0].work_dir().to_path_buf();
+        let kc = dir.join("fleet-kubeconfig.json");
+        kubeconfig(&clusters, contexts, &kc);
+        let kc = kc.display().to_string();
+        let kubectl = clusters[0].bin_dir().join("kubectl").display().to_string();
+        let (ours_rss, jobs1_rss, seed_rss) = (
+            dir.join("ours.time"),
+            dir.join("jobs1.time"),
+            dir.join("seed.time"),
+        );
+        let pipes_rss = dir.join("pipes.rss");
+        let time = |file: &Path| format!("/usr/bin/time -f '%e %U %S %M' -o {}", file.display());
+        let ours = format!(
+            "KUBECONFIG={kc} {t} {bin} audit --cluster --all-contexts -o json > /dev/null",
+            t = time(&ours_rss)
+        );
+        let jobs1 = format!(
+            "KUBECONFIG={kc} {t} {bin} audit --cluster --all-contexts --jobs 1 -o json > /dev/null",
+            t = time(&jobs1_rss)
+        );
+        // One bash loop of N pipelines: GNU time around it counts every child's CPU; each
+        // kubectl and jq also records its own peak RSS (appended), for the largest pair.
+        let loop_body = format!(
+            "rm -f {r}; for i in $(seq 0 {last}); do \
+             /usr/bin/time -a -f 'k %M' -o {r} {kubectl} --kubeconfig {kc} --context c-$i get pods -A -o json \
+             | /usr/bin/time -a -f 'j %M' -o {r} jq {q} > /dev/null; done",
+            r = pipes_rss.display(),
+            last = contexts - 1,
+            q = shell_quote(SEED_JQ)
+        );
+        let seed = format!("{} bash -c {}", time(&seed_rss), shell_quote(&loop_body));
+        let pair_peak = || -> u64 {
+            let text = std::fs::read_to_string(&pipes_rss).unwrap();
+            let values: Vec<(String, u64)> = text
+                .lines()
+                .filter_map(|l| {
+                    let (k, v) = l.split_once(' ')?;
+                    Some((k.to_string(), v.trim().parse().ok()?))
+                })
+                .collect();
+            let k = values
+                .iter()
+                .filter(|(k, _)| k == "k")
+                .map(|(_, v)| *v)
+                .max();
+            let j = values
+                .iter()
+                .filter(|(k, _)| k == "j")
+                .map(|(_, v)| *v)
+                .max();
+            k.unwrap_or(0) + j.unwrap_or(0)
+        };
+        // One warm-up each, then interleaved rounds.
+        let commands = [(&ours, &ours_rss), (&jobs1, &jobs1_rss), (&seed, &seed_rss)];
+        for (cmd, rss) in commands {
+            measure(&clusters, cmd, rss);
+        }
+        let mut results: Vec<Vec<(f64, f64, u64, u64)>> = vec![Vec::new(); 3];
+        let mut seed_pair = 0;
+        for round in 0..runs {
+            for k in 0..3 {
+                let which = (round + k) % 3;
+                let (cmd, rss) = commands[which];
+                results[which].push(measure(&clusters, cmd, rss));
+                if which == 2 {
+                    seed_pair = seed_pair.max(pair_peak());
+                }
+            }
+        }
+        let total_pods: usize = (0..3).map(|i| pods + i * pods / 2).sum();
+        println!(
+            "| command ({contexts} contexts over 3 API servers holding {total_pods} pods, {runs} runs) | median wall | median CPU (user+sys) | peak RSS | requests | requests/s |"
+        );
+        println!("|---|---:|---:|---:|---:|---:|");
+        let names = [
+            "`priorityguard audit --cluster --all-contexts -o json` (default --jobs 8)".to_string(),
+            "`priorityguard audit --cluster --all-contexts --jobs 1 -o json`".to_string(),
+            format!("{contexts} sequential `kubectl --context C get pods -A -o json \\| jq ...`"),
+        ];
+        let mut walls = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let r = &results[i];
+            let mut wall: Vec<f64> = r.iter().map(|x| x.0).collect();
+            let mut cpu: Vec<f64> = r.iter().map(|x| x.1).collect();
+            let peak = if i == 2 {
+                seed_pair
+            } else {
+                r.iter().map(|x| x.2).max().unwrap()
+            };
+            let requests = r.iter().map(|x| x.3).max().unwrap();
+            let w = median(&mut wall);
+            walls.push(w);
+            let peak_text = if i == 2 {
+                format!("{} MiB (largest kubectl + largest jq)", peak / 1024)
+            } else {
+                format!("{} MiB", peak / 1024)
+            };
+            println!(
+                "| {name} | {w:.2} s | {:.2} s | {peak_text} | {requests} | {:.0} |",
+                median(&mut cpu),
+                requests as f64 / w
+            );
+        }
+        println!(
+            "| ratio (default --jobs vs the pipelines) | {:.1}x faster | | | | |",
+            walls[2] / walls[0]
         );
     }
 }

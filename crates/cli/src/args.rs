@@ -101,25 +101,64 @@ pub struct WalkArgs {
     pub verbose: bool,
 }
 
-#[derive(Args, Debug)]
+/// Which kubeconfig, and which of its contexts: declared once for every command that reads a
+/// live cluster (audit, classes, fix, simulate, serve).
+// No `requires = "cluster"` here: `serve` has no --cluster, and the commands that do check
+// these options in `option_without_cluster`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeArgs {
+    /// The kubeconfig context to use. audit, classes and fix (without --apply) take several,
+    /// comma-separated or repeated, and read those clusters concurrently
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub context: Vec<String>,
+    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+}
+
+impl KubeArgs {
+    /// The context of a command that reads one cluster at a time (`None`: the current one).
+    pub fn one_context(&self, what: &str) -> anyhow::Result<Option<String>> {
+        match self.context.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            many => anyhow::bail!(
+                "{what} works on one cluster at a time, but --context names {}; run it once per context",
+                many.len()
+            ),
+        }
+    }
+}
+
+/// `-n NS` / `-A`, as kubectl spells them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NamespaceArgs {
+    /// Only this namespace (PriorityClasses are always read cluster-wide)
+    #[arg(short = 'n', long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// All namespaces (the default; accepted for kubectl muscle memory)
+    #[arg(short = 'A', long, conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
 pub struct ClusterArgs {
     /// Read the live cluster (kubeconfig's current context, like kubectl) instead of files
     // No default value: clap counts a default as present, so `requires = "cluster"` on the
     // cluster-only options would never fire.
     #[arg(long, default_value = None)]
     pub cluster: bool,
-    /// The kubeconfig context to use
-    #[arg(long, value_name = "NAME", requires = "cluster")]
-    pub context: Option<String>,
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, value_name = "FILE", requires = "cluster")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Only this namespace (PriorityClasses are always read cluster-wide)
-    #[arg(short = 'n', long, value_name = "NS", requires = "cluster")]
-    pub namespace: Option<String>,
-    /// All namespaces (the default for --cluster; accepted for kubectl muscle memory)
-    #[arg(short = 'A', long, requires = "cluster", conflicts_with = "namespace")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+    /// Read every context of the kubeconfig (every file of $KUBECONFIG, merged as kubectl
+    /// merges them), concurrently; the report names each finding's cluster
+    #[arg(long, conflicts_with = "context")]
+    pub all_contexts: bool,
+    /// With several contexts: how many clusters to read at once [default: 8]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    #[command(flatten)]
+    pub namespaces: NamespaceArgs,
 }
 
 impl ClusterArgs {
@@ -130,10 +169,12 @@ impl ClusterArgs {
         first_set(
             self.cluster,
             &[
-                ("--context", self.context.is_some()),
-                ("--kubeconfig", self.kubeconfig.is_some()),
-                ("--namespace", self.namespace.is_some()),
-                ("--all-namespaces", self.all_namespaces),
+                ("--context", !self.kube.context.is_empty()),
+                ("--kubeconfig", self.kube.kubeconfig.is_some()),
+                ("--all-contexts", self.all_contexts),
+                ("--jobs", self.jobs.is_some()),
+                ("--namespace", self.namespaces.namespace.is_some()),
+                ("--all-namespaces", self.namespaces.all_namespaces),
             ],
         )
     }

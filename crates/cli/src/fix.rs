@@ -3,7 +3,7 @@
 //! apply them after confirmation.
 
 use crate::args::{ClusterArgs, InputArgs};
-use crate::audit::{cluster_options, load_inputs, load_policy};
+use crate::audit::{Fleet, Selection, load_inputs, load_policy, read_fleet, selection};
 use crate::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS};
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -190,7 +190,7 @@ fn run_files(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u
     let mut loaded = if input.paths.is_empty() {
         pg_sources::Loaded::default()
     } else {
-        load_inputs(&input, catalog)?
+        load_inputs(&input, None, catalog)?
     };
     let mut failed = loaded.problems.iter().any(|p| !p.skipped);
     if let Some(s) = &stdin {
@@ -401,22 +401,28 @@ fn adjust(findings: Vec<Finding>, a: &FixArgs) -> Vec<Finding> {
 }
 
 fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result<u8> {
-    let opts = cluster_options(&a.cluster);
+    let opts = match selection(&a.cluster)? {
+        Selection::One(opts) => opts,
+        Selection::Many(fleet) => {
+            if a.apply {
+                bail!(
+                    "fix --apply patches one cluster at a time, but {} contexts are selected; \
+                     name one with --context (without --apply, all of them are printed)",
+                    fleet.contexts.len()
+                );
+            }
+            return print_fleet(&a, &fleet, policy, catalog);
+        }
+    };
     let findings = {
         let input = InputArgs {
             paths: Vec::new(),
             max_yaml_size: 0,
             values: Vec::new(),
             walk: Default::default(),
-            cluster: ClusterArgs {
-                cluster: true,
-                context: a.cluster.context.clone(),
-                kubeconfig: a.cluster.kubeconfig.clone(),
-                namespace: a.cluster.namespace.clone(),
-                all_namespaces: a.cluster.all_namespaces,
-            },
+            cluster: a.cluster.clone(),
         };
-        let loaded = load_inputs(&input, catalog)?;
+        let loaded = load_inputs(&input, Some(&opts), catalog)?;
         let audit = pg_checks::audit(&loaded.objects, catalog, &Config::new(false, policy));
         adjust(audit.findings, &a)
     };
@@ -424,31 +430,8 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
     let target = pg_cluster::target(&opts)?;
 
     let mut out = std::io::stdout().lock();
-    for (object, why) in &refused {
-        writeln!(
-            out,
-            "# not patched: {}: {}",
-            visible(&object.to_string()),
-            visible(&why.to_string())
-        )?;
-    }
-    if patches.is_empty() {
-        writeln!(out, "# nothing to patch on {target}")?;
+    if !write_plan(&mut out, &patches, &refused, None, &target.to_string())? {
         return Ok(EXIT_CLEAN);
-    }
-    for p in &patches {
-        let effect = if p.will_roll {
-            "its pods will be replaced (rolling update)"
-        } else {
-            "only pods created from now on get it"
-        };
-        writeln!(
-            out,
-            "# {}: priorityClassName {}; {effect}",
-            visible(&p.object.to_string()),
-            visible(&p.class)
-        )?;
-        writeln!(out, "{}", p.kubectl_command())?;
     }
     if !a.apply {
         return Ok(EXIT_CLEAN);
@@ -469,6 +452,100 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
     let applied = pg_cluster::apply(&opts, &patches, false)?;
     failed = report(&mut out, &applied)?;
     Ok(if failed > 0 { EXIT_ERROR } else { EXIT_CLEAN })
+}
+
+/// The patches as commands (`--context` added when several clusters are printed), and the
+/// workloads that cannot be patched; returns whether there is anything to patch.
+fn write_plan(
+    out: &mut impl Write,
+    patches: &[pg_cluster::PlannedPatch],
+    refused: &[(pg_model::ObjectRef, String)],
+    context: Option<&str>,
+    target: &str,
+) -> anyhow::Result<bool> {
+    for (object, why) in refused {
+        writeln!(
+            out,
+            "# not patched: {}: {}",
+            visible(&object.to_string()),
+            visible(&why.to_string())
+        )?;
+    }
+    if patches.is_empty() {
+        writeln!(out, "# nothing to patch on {}", visible(target))?;
+        return Ok(false);
+    }
+    for p in patches {
+        let effect = if p.will_roll {
+            "its pods will be replaced (rolling update)"
+        } else {
+            "only pods created from now on get it"
+        };
+        writeln!(
+            out,
+            "# {}: priorityClassName {}; {effect}",
+            visible(&p.object.to_string()),
+            visible(&p.class)
+        )?;
+        match context {
+            Some(c) => writeln!(out, "{} --context {}", p.kubectl_command(), shell_word(c))?,
+            None => writeln!(out, "{}", p.kubectl_command())?,
+        }
+    }
+    Ok(true)
+}
+
+/// `fix --cluster` (print mode) over several clusters: each cluster's patches under a
+/// `# cluster NAME (SERVER)` line, each command with its `--context`. Exit 2 when a cluster
+/// could not be read (after printing the others).
+fn print_fleet(
+    a: &FixArgs,
+    fleet: &Fleet,
+    policy: &Policy,
+    catalog: &Catalog,
+) -> anyhow::Result<u8> {
+    let config = Config::new(false, policy);
+    let parts = read_fleet(fleet, catalog, |_, loaded| {
+        let audit = pg_checks::audit(&loaded.objects, catalog, &config);
+        pg_cluster::plan(&adjust(audit.findings, a))
+    });
+    let mut out = std::io::stdout().lock();
+    let mut failed = false;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            writeln!(out)?;
+        }
+        writeln!(out, "# cluster {}", visible(&part.cluster.to_string()))?;
+        match &part.result {
+            Ok((patches, refused)) => {
+                write_plan(
+                    &mut out,
+                    patches,
+                    refused,
+                    Some(&part.cluster.context),
+                    &part.cluster.to_string(),
+                )?;
+            }
+            Err(reason) => {
+                failed = true;
+                writeln!(out, "# not read: {}", visible(reason))?;
+            }
+        }
+    }
+    Ok(if failed { EXIT_ERROR } else { EXIT_CLEAN })
+}
+
+/// A word the shell reads back as it is: left bare when it is plain, else single-quoted.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%_+=:,./-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", visible(word).replace('\'', r"'\''"))
+    }
 }
 
 /// One line per object; returns how many failed.

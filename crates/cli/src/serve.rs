@@ -51,27 +51,19 @@ pub struct ServeArgs {
     /// Also report every workload and pod without a priorityClassName (check `no-priority`)
     #[arg(long)]
     pub all: bool,
-    /// The kubeconfig context to use
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Only this namespace (PriorityClasses are always watched cluster-wide)
-    #[arg(short = 'n', long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// All namespaces (the default; accepted for kubectl muscle memory)
-    #[arg(short = 'A', long, conflicts_with = "namespace")]
-    pub all_namespaces: bool,
+    #[command(flatten)]
+    pub kube: crate::args::KubeArgs,
+    #[command(flatten)]
+    pub namespaces: crate::args::NamespaceArgs,
 }
 
 pub fn run(a: ServeArgs, bin_name: &str) -> anyhow::Result<u8> {
     let (policy, catalog) = load_policy(a.policy.as_deref())?;
     let opts = pg_serve::Options {
         cluster: pg_cluster::ClusterOptions {
-            kubeconfig: a.kubeconfig,
-            context: a.context,
-            namespace: a.namespace,
+            context: a.kube.one_context("serve")?,
+            kubeconfig: a.kube.kubeconfig,
+            namespace: a.namespaces.namespace,
             progress: false,
         },
         listen: a.listen,

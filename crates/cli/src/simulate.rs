@@ -41,12 +41,8 @@ pub struct SimulateArgs {
     // cluster-only options would never fire.
     #[arg(long, default_value = None)]
     pub cluster: bool,
-    /// The kubeconfig context to use
-    #[arg(long, value_name = "NAME", requires = "cluster")]
-    pub context: Option<String>,
-    /// The kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
-    #[arg(long, value_name = "FILE", requires = "cluster")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(flatten)]
+    pub kube: crate::args::KubeArgs,
     /// Show this node's whole eviction order and OOM scores
     #[arg(long, value_name = "NODE")]
     pub node: Option<String>,
@@ -86,8 +82,8 @@ impl SimulateArgs {
         crate::args::first_set(
             self.cluster,
             &[
-                ("--context", self.context.is_some()),
-                ("--kubeconfig", self.kubeconfig.is_some()),
+                ("--context", !self.kube.context.is_empty()),
+                ("--kubeconfig", self.kube.kubeconfig.is_some()),
             ],
         )
     }
@@ -183,8 +179,8 @@ fn load(a: &SimulateArgs) -> anyhow::Result<Snapshot> {
         return Ok(Snapshot::load(&a.snapshot)?);
     }
     let opts = pg_cluster::ClusterOptions {
-        kubeconfig: a.kubeconfig.clone(),
-        context: a.context.clone(),
+        kubeconfig: a.kube.kubeconfig.clone(),
+        context: a.kube.one_context("simulate")?,
         namespace: None,
         progress: false,
     };

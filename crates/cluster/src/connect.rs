@@ -51,6 +51,33 @@ pub fn target(opts: &ClusterOptions) -> Result<Target, ClusterError> {
     resolve(opts, &Env::current()).map(|r| r.target)
 }
 
+/// Every context of the kubeconfig, in the order of its files (`--kubeconfig`, else the
+/// `KUBECONFIG` files merged as kubectl merges them, first definition of a name wins, else
+/// `~/.kube/config`): what `--all-contexts` audits.
+pub fn contexts(opts: &ClusterOptions) -> Result<Vec<String>, ClusterError> {
+    contexts_in(opts, &Env::current())
+}
+
+pub(crate) fn contexts_in(opts: &ClusterOptions, env: &Env) -> Result<Vec<String>, ClusterError> {
+    let Some((kubeconfig, file)) = read_kubeconfig(opts, env)? else {
+        return Err(ClusterError::NoContexts {
+            file: "no kubeconfig was found (KUBECONFIG, ~/.kube/config)".to_string(),
+        });
+    };
+    let mut names: Vec<String> = Vec::new();
+    for c in &kubeconfig.contexts {
+        if !names.contains(&c.name) {
+            names.push(c.name.clone());
+        }
+    }
+    if names.is_empty() {
+        return Err(ClusterError::NoContexts {
+            file: format!("{file} has no contexts"),
+        });
+    }
+    Ok(names)
+}
+
 /// The parts of the environment kubeconfig discovery reads, so tests need not mutate the
 /// process environment.
 #[derive(Clone, Debug, Default)]
@@ -330,6 +357,41 @@ users:
         );
         assert_eq!(r.target.host(), "other.example");
         assert_eq!(r.config.default_namespace, "team");
+    }
+
+    #[test]
+    fn all_contexts_come_from_every_kubeconfig_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.yaml");
+        let b = dir.path().join("b.yaml");
+        fs::write(&a, CLUSTERS).unwrap();
+        let more = r#"
+apiVersion: v1
+kind: Config
+contexts:
+- name: second
+  context: {cluster: c1, user: u1}
+- name: third
+  context: {cluster: c1, user: u1}
+"#;
+        fs::write(&b, more).unwrap();
+        let value = std::env::join_paths([&a, &b]).unwrap();
+        let names = contexts_in(&ClusterOptions::default(), &env_with(value)).unwrap();
+        assert_eq!(names, ["first", "second", "third"]);
+        let empty = dir.path().join("empty.yaml");
+        fs::write(&empty, "apiVersion: v1\nkind: Config\n").unwrap();
+        let opts = ClusterOptions {
+            kubeconfig: Some(empty.clone()),
+            ..ClusterOptions::default()
+        };
+        let err = contexts_in(&opts, &Env::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "--all-contexts found no context: {} has no contexts",
+                empty.display()
+            )
+        );
     }
 
     #[test]

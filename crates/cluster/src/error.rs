@@ -30,6 +30,9 @@ pub enum ClusterError {
         available: String,
     },
 
+    #[error("--all-contexts found no context: {file}")]
+    NoContexts { file: String },
+
     #[error("{file} sets no current-context; pass --context (contexts: {available})")]
     NoCurrentContext { file: String, available: String },
 

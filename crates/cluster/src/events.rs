@@ -340,6 +340,7 @@ mod tests {
             recommended_class: Some("system-node-critical".to_string()),
             pods: Vec::new(),
             risk: None,
+            cluster: None,
         };
         let head = Head {
             api_version: "apps/v1".to_string(),

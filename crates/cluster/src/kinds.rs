@@ -4,9 +4,12 @@
 //! Paths come from k8s-openapi's resource metadata through kube's `Resource` trait, so group,
 //! version and plural are never typed by hand.
 
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota};
+use k8s_openapi::api::core::v1::{Pod, ReplicationController, ResourceQuota, Service};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::Resource;
 use kube::core::ApiResource;
@@ -60,8 +63,10 @@ impl ApiKind {
     }
 }
 
-/// Everything `load` lists, in the order objects are returned.
-pub(crate) const LISTED: [ApiKind; 10] = [
+/// Everything `load` lists (and `serve` watches), in the order objects are returned. Services
+/// and webhook configurations are for the webhook signal: a Deployment that a fail-closed pod
+/// webhook's Service selects is on the path of every pod write.
+pub(crate) const LISTED: [ApiKind; 13] = [
     ApiKind::of::<PriorityClass>("PriorityClass", "priorityclasses.scheduling.k8s.io", true),
     ApiKind::of::<ResourceQuota>("ResourceQuota", "resourcequotas", false),
     ApiKind::of::<DaemonSet>("DaemonSet", "daemonsets.apps", false),
@@ -72,6 +77,17 @@ pub(crate) const LISTED: [ApiKind; 10] = [
     ApiKind::of::<CronJob>("CronJob", "cronjobs.batch", false),
     ApiKind::of::<Job>("Job", "jobs.batch", false),
     ApiKind::of::<Pod>("Pod", "pods", false),
+    ApiKind::of::<Service>("Service", "services", false),
+    ApiKind::of::<ValidatingWebhookConfiguration>(
+        "ValidatingWebhookConfiguration",
+        "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        true,
+    ),
+    ApiKind::of::<MutatingWebhookConfiguration>(
+        "MutatingWebhookConfiguration",
+        "mutatingwebhookconfigurations.admissionregistration.k8s.io",
+        true,
+    ),
 ];
 
 /// The API kind of an object kind as findings name it (`DaemonSet`, `PriorityClass`).

@@ -21,8 +21,8 @@ use std::sync::Arc;
 /// that no single response strains the apiserver or us.
 pub const PAGE_SIZE: u32 = 500;
 
-/// Lists pods, the workload kinds, PriorityClasses and ResourceQuotas (in `opts.namespace`, or
-/// all namespaces) and maps each item to a [`pg_model::Object`] with `location: None`: cluster
+/// Lists pods, the workload kinds, PriorityClasses, ResourceQuotas, Services and webhook
+/// configurations (in `opts.namespace`, or all namespaces) and maps each item to a [`pg_model::Object`] with `location: None`: cluster
 /// objects are identified by namespace/kind/name. A kind the server does not serve becomes a
 /// skipped [`InputProblem`]; anything else that fails stops the load with a [`ClusterError`].
 pub fn load(opts: &ClusterOptions) -> Result<Loaded, ClusterError> {
@@ -59,7 +59,7 @@ struct KindList {
     not_served: bool,
 }
 
-async fn load_from(
+pub(crate) async fn load_from(
     resolved: &Resolved,
     opts: &ClusterOptions,
     keep_labels: Option<Arc<[String]>>,

@@ -130,6 +130,7 @@ mod tests {
             recommended_class: recommended.map(str::to_string),
             pods: Vec::new(),
             risk: None,
+            cluster: None,
         }
     }
 

@@ -30,6 +30,37 @@ impl Progress {
         Progress { bar }
     }
 
+    /// The bar of a multi-cluster run: clusters read out of `total`, naming the last one.
+    pub fn clusters(enabled: bool, total: u64) -> Progress {
+        let bar = if enabled {
+            let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} reading clusters: {pos}/{len} [{elapsed}] {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        Progress { bar }
+    }
+
+    /// One cluster of a multi-cluster run is read; its context name comes from the kubeconfig,
+    /// so it is shown escaped.
+    pub fn cluster_done(&self, context: &str) {
+        self.bar
+            .set_message(pg_model::visible(context).into_owned());
+        self.bar.inc(1);
+    }
+
+    /// Runs `f` with the bar hidden, so what it writes on stderr is not drawn over.
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.bar.suspend(f)
+    }
+
     /// A page of `items` arrived; `more` (from the first page) are still to come.
     pub fn page(&self, items: u64, expected_more: Option<u64>) {
         self.bar.inc_length(items + expected_more.unwrap_or(0));

@@ -71,9 +71,14 @@ fn cluster_user_without_rights_gets_forbidden_pointing_to_rbac_doc() {
     }
     assert!(text.contains("in all namespaces"), "{text}");
     assert!(
-        text.contains("priorityclasses.scheduling.k8s.io cluster-wide"),
+        text.contains(
+            "priorityclasses.scheduling.k8s.io, \
+             validatingwebhookconfigurations.admissionregistration.k8s.io, \
+             mutatingwebhookconfigurations.admissionregistration.k8s.io cluster-wide"
+        ),
         "{text}"
     );
+    assert!(text.contains("pods, services in all namespaces"), "{text}");
 
     // -n names the namespace.
     let mut opts = opts_for(&nobody);
@@ -122,6 +127,7 @@ fn multus_finding() -> pg_model::Finding {
         recommended_class: Some("system-node-critical".to_string()),
         pods: Vec::new(),
         risk: None,
+        cluster: None,
     }
 }
 

@@ -34,6 +34,10 @@ fn seed_workloads(cluster: &TestCluster) {
         None,
     );
     cluster.kubectl_ok(&["apply", "-f", "-"], Some(&pod_yaml("apps", "bare", None)));
+    // A Service and a fail-closed pod webhook (last: it refuses pod creates from then on), so
+    // the role must also grant what the webhook signal lists.
+    let webhook = data("cni-webhook.yaml");
+    cluster.kubectl_ok(&["apply", "-f", webhook.to_str().unwrap()], None);
 }
 
 fn coredns_patch() -> PlannedPatch {
@@ -53,6 +57,7 @@ fn coredns_patch() -> PlannedPatch {
         recommended_class: Some("system-cluster-critical".to_string()),
         pods: Vec::new(),
         risk: None,
+        cluster: None,
     }]);
     patches.remove(0)
 }
@@ -87,6 +92,13 @@ fn cluster_rbac_docs_apply_cleanly_and_are_sufficient() {
     assert_eq!(as_auditor.objects, as_admin.objects);
     assert_eq!(as_auditor.stats, as_admin.stats);
     assert!(as_auditor.stats.pods >= 1 && as_auditor.stats.workloads >= 1);
+    let has = |what: fn(&pg_model::Object) -> bool| as_auditor.objects.iter().any(what);
+    assert!(has(
+        |o| matches!(o, pg_model::Object::Service(s) if s.name == "net-injector")
+    ));
+    assert!(has(
+        |o| matches!(o, pg_model::Object::WebhookConfig(w) if w.name == "net-injector")
+    ));
 
     // ...but may not patch: one line per object, pointing at the fix role.
     let patch = coredns_patch();

@@ -129,6 +129,27 @@ pub struct PodRef {
     pub location: Option<Location>,
 }
 
+/// The live cluster something was found in, when one run audits several (`audit --cluster
+/// --context a,b` or `--all-contexts`). Files and single-cluster runs leave it out, so their
+/// output is what it always was.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ClusterRef {
+    /// The kubeconfig context.
+    pub context: String,
+    /// The API server's URL from the kubeconfig; empty when the context could not be resolved.
+    pub server: String,
+}
+
+impl fmt::Display for ClusterRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.server.is_empty() {
+            write!(f, "{}", self.context)
+        } else {
+            write!(f, "{} ({})", self.context, self.server)
+        }
+    }
+}
+
 /// One problem with one workload (pods of the same owner are grouped into it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
@@ -155,4 +176,7 @@ pub struct Finding {
     /// has nodes to simulate on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub risk: Option<String>,
+    /// The cluster of a multi-cluster run; `None` otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterRef>,
 }

@@ -14,7 +14,7 @@ pub use class::{
     PriorityClassDef, QuotaConfig, ResourceQuotaDef, SYSTEM_CLASS_PREFIX, SYSTEM_CLUSTER_CRITICAL,
     SYSTEM_CRITICAL_THRESHOLD, SYSTEM_NODE_CRITICAL, builtin_class,
 };
-pub use finding::{CheckId, ComponentMatch, Finding, PodRef, Role, Severity};
+pub use finding::{CheckId, ClusterRef, ComponentMatch, Finding, PodRef, Role, Severity};
 pub use location::{Location, ObjectRef};
 pub use visible::{needs_escape, visible};
 pub use workload::{
@@ -22,4 +22,4 @@ pub use workload::{
     PodStructure, ServiceDef, SpecPositions, WebhookConfigDef, Workload, WorkloadKind,
 };
 mod report;
-pub use report::{CheckInfo, ComponentStatus, InputProblem, Report, Stats};
+pub use report::{CheckInfo, ClusterSummary, ComponentStatus, InputProblem, Report, Stats};

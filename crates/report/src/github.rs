@@ -5,12 +5,23 @@
 //! that could not be read are errors too; skipped inputs go to the debug log, visible only when
 //! a run is re-run with debug logging.
 
+use crate::text;
 use pg_model::{Finding, Report, Severity, visible};
 use std::io::{self, Write};
 
 pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     for finding in &report.findings {
         write_finding(out, finding)?;
+    }
+    // A multi-cluster run: one notice per cluster that was read (one that was not is an
+    // input error below).
+    for summary in report.clusters.iter().filter(|c| c.failure.is_none()) {
+        writeln!(
+            out,
+            "::notice title={}::{}",
+            escape_property(&format!("priorityguard: cluster {}", summary.cluster)),
+            escape_data(&text::cluster_line(summary))
+        )?;
     }
     for problem in &report.problems {
         let text = format!("{}: {}", problem.source, problem.message);
@@ -49,7 +60,13 @@ fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
         out,
         "title={}::{}",
         escape_property(finding.check.as_str()),
-        escape_data(&format!("{}: {}", finding.object, finding.message))
+        escape_data(&match &finding.cluster {
+            Some(cluster) => format!(
+                "[{}] {}: {}",
+                cluster.context, finding.object, finding.message
+            ),
+            None => format!("{}: {}", finding.object, finding.message),
+        })
     )
 }
 

@@ -2,7 +2,7 @@
 //! [`SCHEMA_VERSION`] fields are only ever added, never renamed or removed.
 
 use crate::{RenderOptions, TOOL_NAME};
-use pg_model::{ComponentStatus, Finding, InputProblem, Report, Severity, Stats};
+use pg_model::{ClusterSummary, ComponentStatus, Finding, InputProblem, Report, Severity, Stats};
 use serde::Serialize;
 use std::io::{self, Write};
 
@@ -20,6 +20,10 @@ pub(crate) struct Document<'a> {
     components: &'a [ComponentStatus],
     problems: &'a [InputProblem],
     stats: &'a Stats,
+    /// One entry per cluster of a multi-cluster run (findings and components then carry
+    /// their `cluster`); absent otherwise.
+    #[serde(skip_serializing_if = "<[ClusterSummary]>::is_empty")]
+    clusters: &'a [ClusterSummary],
 }
 
 #[derive(Serialize)]
@@ -55,6 +59,7 @@ impl<'a> Document<'a> {
             components: &report.components,
             problems: &report.problems,
             stats: &report.stats,
+            clusters: &report.clusters,
         }
     }
 }

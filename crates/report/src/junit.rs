@@ -14,36 +14,141 @@ use pg_model::{CheckInfo, Finding, InputProblem, Report, Severity};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
+/// One `<testsuite>`: the whole audit, or one cluster of a multi-cluster run.
+struct Suite<'a> {
+    name: String,
+    findings: Vec<&'a Finding>,
+    problems: Vec<&'a InputProblem>,
+    /// A cluster that could not be read: the suite's one (error) case.
+    failure: Option<(String, &'a str)>,
+    /// Named by the passing case of a clean suite.
+    clean: String,
+}
+
+impl Suite<'_> {
+    fn counts(&self) -> (usize, usize, usize, usize) {
+        let failures = self
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+            .count();
+        let errors = self.problems.iter().filter(|p| !p.skipped).count()
+            + usize::from(self.failure.is_some());
+        let skipped = self.problems.iter().filter(|p| p.skipped).count();
+        let tests =
+            (self.findings.len() + self.problems.len() + usize::from(self.failure.is_some()))
+                .max(1);
+        (tests, failures, errors, skipped)
+    }
+}
+
+fn counts_text((tests, failures, errors, skipped): (usize, usize, usize, usize)) -> String {
+    format!(r#"tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}""#)
+}
+
 pub(crate) fn render(report: &Report, checks: &[CheckInfo], out: &mut dyn Write) -> io::Result<()> {
     let findings = order::sorted(report);
-    let failures = findings
-        .iter()
-        .filter(|f| f.severity != Severity::Info)
-        .count();
-    let errors = report.errors().count();
-    let skipped = report.problems.len() - errors;
-    let tests = (findings.len() + report.problems.len()).max(1);
-    let counts =
-        format!(r#"tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}""#);
+    let suites = if report.clusters.is_empty() {
+        vec![Suite {
+            name: TOOL_NAME.to_string(),
+            findings,
+            problems: report.problems.iter().collect(),
+            failure: None,
+            clean: format!("no findings in {}", text::scope(&report.stats)),
+        }]
+    } else {
+        cluster_suites(report, findings)
+    };
+    let total = suites.iter().map(Suite::counts).fold((0, 0, 0, 0), |a, b| {
+        (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3)
+    });
 
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(out, r#"<testsuites name="{TOOL_NAME}" {counts}>"#)?;
-    writeln!(out, r#"  <testsuite name="{TOOL_NAME}" {counts}>"#)?;
-    for finding in &findings {
-        write_finding(out, finding, checks)?;
-    }
-    for problem in &report.problems {
-        write_problem(out, problem)?;
-    }
-    if findings.is_empty() && report.problems.is_empty() {
+    writeln!(
+        out,
+        r#"<testsuites name="{TOOL_NAME}" {}>"#,
+        counts_text(total)
+    )?;
+    for suite in &suites {
         writeln!(
             out,
-            r#"    <testcase classname="{TOOL_NAME}" name="{}"/>"#,
-            escape(&format!("no findings in {}", text::scope(&report.stats)))
+            r#"  <testsuite name="{}" {}>"#,
+            escape(&suite.name),
+            counts_text(suite.counts())
         )?;
+        for finding in &suite.findings {
+            write_finding(out, finding, checks)?;
+        }
+        for problem in &suite.problems {
+            write_problem(out, problem)?;
+        }
+        if let Some((name, reason)) = &suite.failure {
+            writeln!(
+                out,
+                r#"    <testcase classname="cluster" name="{}">"#,
+                escape(name)
+            )?;
+            writeln!(
+                out,
+                r#"      <error message="{}" type="cluster-error"/>"#,
+                escape(reason)
+            )?;
+            writeln!(out, "    </testcase>")?;
+        }
+        if suite.findings.is_empty() && suite.problems.is_empty() && suite.failure.is_none() {
+            writeln!(
+                out,
+                r#"    <testcase classname="{TOOL_NAME}" name="{}"/>"#,
+                escape(&suite.clean)
+            )?;
+        }
+        writeln!(out, "  </testsuite>")?;
     }
-    writeln!(out, "  </testsuite>")?;
     writeln!(out, "</testsuites>")
+}
+
+/// A multi-cluster report: one suite per cluster (named `priorityguard: CONTEXT`), then one
+/// for the input problems, when there are any besides the clusters that were not read.
+fn cluster_suites<'a>(report: &'a Report, findings: Vec<&'a Finding>) -> Vec<Suite<'a>> {
+    let mut suites: Vec<Suite<'a>> = report
+        .clusters
+        .iter()
+        .map(|c| Suite {
+            name: format!("{TOOL_NAME}: {}", c.cluster.context),
+            findings: findings
+                .iter()
+                .filter(|f| f.cluster.as_ref() == Some(&c.cluster))
+                .copied()
+                .collect(),
+            problems: Vec::new(),
+            failure: c
+                .failure
+                .as_deref()
+                .map(|reason| (c.cluster.to_string(), reason)),
+            clean: format!("no findings in {}", text::cluster_line(c)),
+        })
+        .collect();
+    let failed: Vec<String> = report
+        .clusters
+        .iter()
+        .filter(|c| c.failure.is_some())
+        .map(|c| Report::failed_cluster_source(&c.cluster))
+        .collect();
+    let problems: Vec<&InputProblem> = report
+        .problems
+        .iter()
+        .filter(|p| p.skipped || !failed.contains(&p.source))
+        .collect();
+    if !problems.is_empty() {
+        suites.push(Suite {
+            name: format!("{TOOL_NAME}: inputs"),
+            findings: Vec::new(),
+            problems,
+            failure: None,
+            clean: String::new(),
+        });
+    }
+    suites
 }
 
 fn write_finding(out: &mut dyn Write, finding: &Finding, checks: &[CheckInfo]) -> io::Result<()> {

@@ -3,7 +3,7 @@
 //! problems.
 
 use crate::{order, text};
-use pg_model::{Finding, Report, visible};
+use pg_model::{ClusterSummary, Finding, Report, visible};
 use std::io::{self, Write};
 
 /// GitHub refuses step summaries over 1 MiB; this many rows (and their details) stays well
@@ -19,6 +19,9 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     }
     writeln!(out)?;
     write!(out, "Audited {}", text::scope(&report.stats))?;
+    if !report.clusters.is_empty() {
+        write!(out, " in {}", text::clusters(report))?;
+    }
     let input_errors = report.errors().count() as u64;
     if input_errors > 0 {
         write!(
@@ -28,6 +31,11 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     writeln!(out, ".")?;
+
+    if !report.clusters.is_empty() {
+        writeln!(out)?;
+        write_clusters(out, &report.clusters)?;
+    }
 
     let shown = &findings[..findings.len().min(MAX_ROWS)];
     if !shown.is_empty() {
@@ -71,13 +79,53 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
+/// One row per cluster of a multi-cluster run.
+fn write_clusters(out: &mut dyn Write, clusters: &[ClusterSummary]) -> io::Result<()> {
+    writeln!(
+        out,
+        "| Cluster | Server | Errors | Warnings | Info | Critical components | Unprotected | Status |"
+    )?;
+    writeln!(out, "| --- | --- | --- | --- | --- | --- | --- | --- |")?;
+    for c in clusters {
+        let status = match &c.failure {
+            Some(failure) => format!("not read: {}", escape(failure)),
+            None => "read".to_string(),
+        };
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {status} |",
+            code(&c.cluster.context),
+            code(&c.cluster.server),
+            c.errors,
+            c.warnings,
+            c.infos,
+            c.components,
+            c.unprotected
+        )?;
+    }
+    Ok(())
+}
+
 fn write_table(out: &mut dyn Write, findings: &[&Finding]) -> io::Result<()> {
+    // A multi-cluster report names each finding's cluster in a first column.
+    let clusters = findings.iter().any(|f| f.cluster.is_some());
+    if clusters {
+        write!(out, "| Cluster ")?;
+    }
     writeln!(
         out,
         "| Severity | Check | Workload | Location | Class | Recommended |"
     )?;
+    if clusters {
+        write!(out, "| --- ")?;
+    }
     writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
     for finding in findings {
+        if let Some(cluster) = &finding.cluster {
+            write!(out, "| {} ", code(&cluster.context))?;
+        } else if clusters {
+            write!(out, "| ")?;
+        }
         let mut workload = code(&finding.object.to_string());
         if finding.object_inferred {
             workload.push_str(" (inferred)");
@@ -113,9 +161,13 @@ fn write_details(out: &mut dyn Write, findings: &[&Finding]) -> io::Result<()> {
     writeln!(out, "<summary>Details</summary>")?;
     writeln!(out)?;
     for finding in findings {
+        write!(out, "- ")?;
+        if let Some(cluster) = &finding.cluster {
+            write!(out, "{} ", code(&cluster.context))?;
+        }
         write!(
             out,
-            "- {} {}: {}",
+            "{} {}: {}",
             code(&finding.object.to_string()),
             code(finding.check.as_str()),
             escape(&finding.message)

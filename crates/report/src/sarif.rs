@@ -6,7 +6,7 @@
 //! output is checked against the official OASIS schema in the tests instead.
 
 use crate::{INFORMATION_URI, RenderOptions, TOOL_NAME};
-use pg_model::{CheckId, CheckInfo, Finding, InputProblem, Report, Severity};
+use pg_model::{CheckId, CheckInfo, ClusterSummary, Finding, InputProblem, Report, Severity};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -28,6 +28,20 @@ struct Run<'a> {
     tool: Tool<'a>,
     invocations: [Invocation; 1],
     results: Vec<SarifResult<'a>>,
+    #[serde(skip_serializing_if = "RunProperties::is_empty")]
+    properties: RunProperties<'a>,
+}
+
+/// A multi-cluster run's per-cluster summary (SARIF's property bag for the run).
+#[derive(Serialize)]
+struct RunProperties<'a> {
+    clusters: &'a [ClusterSummary],
+}
+
+impl RunProperties<'_> {
+    fn is_empty(&self) -> bool {
+        self.clusters.is_empty()
+    }
 }
 
 #[derive(Serialize)]
@@ -172,6 +186,11 @@ struct ResultProperties<'a> {
     component: Option<&'a str>,
     #[serde(skip_serializing_if = "is_zero")]
     pods: usize,
+    /// The kubeconfig context and API server of a multi-cluster run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server: Option<&'a str>,
 }
 
 impl ResultProperties<'_> {
@@ -180,6 +199,7 @@ impl ResultProperties<'_> {
             && self.recommended_class.is_none()
             && self.component.is_none()
             && self.pods == 0
+            && self.cluster.is_none()
     }
 }
 
@@ -207,6 +227,9 @@ pub(crate) fn render(
             },
             invocations: [invocation(&report.problems)],
             results: report.findings.iter().map(|f| result(f, checks)).collect(),
+            properties: RunProperties {
+                clusters: &report.clusters,
+            },
         }],
     };
     serde_json::to_writer_pretty(&mut *out, &log)?;
@@ -269,6 +292,7 @@ fn result<'a>(finding: &'a Finding, checks: &[CheckInfo]) -> SarifResult<'a> {
         }
     });
     let file = finding.location.as_ref().map_or("", |l| &l.file);
+    let context = finding.cluster.as_ref().map(|c| c.context.as_str());
     SarifResult {
         rule_id: finding.check,
         rule_index: checks.iter().position(|c| c.id == finding.check),
@@ -277,7 +301,11 @@ fn result<'a>(finding: &'a Finding, checks: &[CheckInfo]) -> SarifResult<'a> {
             text: &finding.message,
         },
         partial_fingerprints: Fingerprints {
-            object: fingerprint(&[finding.check.as_str(), file, &object]),
+            object: match context {
+                // The same object in two clusters is two alerts.
+                Some(context) => fingerprint(&[finding.check.as_str(), file, &object, context]),
+                None => fingerprint(&[finding.check.as_str(), file, &object]),
+            },
         },
         locations: [Location {
             physical_location,
@@ -291,6 +319,8 @@ fn result<'a>(finding: &'a Finding, checks: &[CheckInfo]) -> SarifResult<'a> {
             recommended_class: finding.recommended_class.as_deref(),
             component: finding.component.as_ref().map(|c| c.id.as_str()),
             pods: finding.pods.len(),
+            cluster: context,
+            server: finding.cluster.as_ref().map(|c| c.server.as_str()),
         },
     }
 }

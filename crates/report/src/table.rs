@@ -40,13 +40,18 @@ impl Painter {
 
 pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let p = Painter { color: opts.color };
-    for group in order::groups(report) {
-        write_group(out, &p, &group)?;
-        writeln!(out)?;
-    }
-    if opts.show_components && !report.components.is_empty() {
-        write_components(out, &p, &report.components)?;
-        writeln!(out)?;
+    if report.clusters.is_empty() {
+        for group in order::groups(report) {
+            write_group(out, &p, &group)?;
+            writeln!(out)?;
+        }
+        if opts.show_components && !report.components.is_empty() {
+            let components: Vec<&ComponentStatus> = report.components.iter().collect();
+            write_components(out, &p, &components)?;
+            writeln!(out)?;
+        }
+    } else {
+        write_clusters(out, &p, report, opts)?;
     }
     for problem in &report.problems {
         let label = if problem.skipped {
@@ -65,6 +70,80 @@ pub(crate) fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write)
         writeln!(out)?;
     }
     write_summary(out, &p, report)
+}
+
+/// A multi-cluster report: one section per cluster (its findings, its critical components and
+/// its counts), in the order the clusters were named, then the clusters side by side.
+///
+/// ```text
+/// cluster prod (https://prod.example:6443)
+///   kube-system/DaemonSet/kube-multus-ds
+///     error[critical-without-priority] ...
+///   prod: 1 error, 0 warnings, 0 info in 3 workloads / 9 pods; 2 critical components, 1 unprotected
+/// ```
+fn write_clusters(
+    out: &mut dyn Write,
+    p: &Painter,
+    report: &Report,
+    opts: &RenderOptions,
+) -> io::Result<()> {
+    let groups = order::groups(report);
+    for summary in &report.clusters {
+        let cluster = &summary.cluster;
+        writeln!(
+            out,
+            "{}",
+            p.paint(BOLD, &format!("cluster {}", visible(&cluster.to_string())))
+        )?;
+        writeln!(out)?;
+        for group in groups.iter().filter(|g| g.cluster == Some(cluster)) {
+            write_group(out, p, group)?;
+            writeln!(out)?;
+        }
+        let components: Vec<&ComponentStatus> = report
+            .components
+            .iter()
+            .filter(|c| c.cluster.as_ref() == Some(cluster))
+            .collect();
+        if opts.show_components && !components.is_empty() {
+            write_components(out, p, &components)?;
+            writeln!(out)?;
+        }
+        let style = if summary.failure.is_some() { BAD } else { BOLD };
+        let line = format!("{}: {}", cluster.context, text::cluster_line(summary));
+        let mut lines = wrap(&visible(&line), WIDTH, WIDTH - 2).into_iter();
+        writeln!(out, "{}", p.paint(style, &lines.next().unwrap_or_default()))?;
+        for line in lines {
+            writeln!(out, "  {line}")?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", p.paint(BOLD, "Clusters"))?;
+    let width = report
+        .clusters
+        .iter()
+        .map(|c| visible(&c.cluster.context).chars().count())
+        .max()
+        .unwrap_or(0);
+    for summary in &report.clusters {
+        let mark = if summary.failure.is_some() || summary.errors > 0 || summary.unprotected > 0 {
+            p.paint(BAD, "✗")
+        } else {
+            p.paint(GOOD, "✓")
+        };
+        let context = visible(&summary.cluster.context);
+        let pad = " ".repeat(width - context.chars().count());
+        let server = if summary.cluster.server.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", visible(&summary.cluster.server))
+        };
+        writeln!(out, "  {mark} {context}{pad}{server}")?;
+        for line in wrap(&visible(&text::cluster_line(summary)), WIDTH - 6, WIDTH - 6) {
+            writeln!(out, "      {line}")?;
+        }
+    }
+    writeln!(out)
 }
 
 fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Result<()> {
@@ -154,12 +233,12 @@ fn write_detail(out: &mut dyn Write, p: &Painter, key: &str, value: &str) -> io:
 fn write_components(
     out: &mut dyn Write,
     p: &Painter,
-    components: &[ComponentStatus],
+    components: &[&ComponentStatus],
 ) -> io::Result<()> {
     writeln!(out, "{}", p.paint(BOLD, "Critical components"))?;
     let mut components: Vec<_> = components
         .iter()
-        .map(|c| (c, c.object.to_string()))
+        .map(|c| (*c, c.object.to_string()))
         .collect();
     components.sort_by(|(a, a_name), (b, b_name)| {
         a.protected
@@ -196,7 +275,11 @@ fn write_components(
 /// hint: run `priorityguard catalog --explain <id>` for details
 /// ```
 fn write_summary(out: &mut dyn Write, p: &Painter, report: &Report) -> io::Result<()> {
-    let scope = text::scope(&report.stats);
+    let mut scope = text::scope(&report.stats);
+    if !report.clusters.is_empty() {
+        scope.push_str(" in ");
+        scope.push_str(&text::clusters(report));
+    }
     let mut summary = if report.findings.is_empty() {
         p.paint(GOOD, &format!("no findings in {scope}"))
     } else {

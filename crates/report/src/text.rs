@@ -1,7 +1,9 @@
 //! Phrases several formats share, so a finding reads the same in a terminal, a PR comment and a
 //! CI test report.
 
-use pg_model::{ClassRef, ComponentMatch, Finding, PodRef, Report, Role, Severity, Stats};
+use pg_model::{
+    ClassRef, ClusterSummary, ComponentMatch, Finding, PodRef, Report, Role, Severity, Stats,
+};
 use std::fmt::Write as _;
 
 /// How many pod names a grouped finding lists before it only counts the rest.
@@ -14,13 +16,47 @@ pub(crate) fn count(n: u64, singular: &str, plural: &str) -> String {
 
 /// `"3 errors, 1 warning, 0 info"`.
 pub(crate) fn severity_counts(report: &Report) -> String {
-    let n = |s| report.count(s) as u64;
+    let n = |s| report.count(s);
+    counts(n(Severity::Error), n(Severity::Warning), n(Severity::Info))
+}
+
+/// `"3 errors, 1 warning, 0 info"` from the counts.
+pub(crate) fn counts(errors: usize, warnings: usize, infos: usize) -> String {
     format!(
-        "{}, {}, {} info",
-        count(n(Severity::Error), "error", "errors"),
-        count(n(Severity::Warning), "warning", "warnings"),
-        n(Severity::Info)
+        "{}, {}, {infos} info",
+        count(errors as u64, "error", "errors"),
+        count(warnings as u64, "warning", "warnings"),
     )
+}
+
+/// One cluster of a multi-cluster report, in a line: `"2 errors, 0 warnings, 0 info in
+/// 3 workloads / 9 pods; 2 critical components, 1 unprotected"`, or why it was not read.
+pub(crate) fn cluster_line(c: &ClusterSummary) -> String {
+    if let Some(failure) = &c.failure {
+        return format!("not read: {failure}");
+    }
+    format!(
+        "{} in {} / {}; {}, {} unprotected",
+        counts(c.errors, c.warnings, c.infos),
+        count(c.workloads, "workload", "workloads"),
+        count(c.pods, "pod", "pods"),
+        count(
+            c.components as u64,
+            "critical component",
+            "critical components"
+        ),
+        c.unprotected
+    )
+}
+
+/// `"3 clusters"`, `"3 clusters (1 not read)"`.
+pub(crate) fn clusters(report: &Report) -> String {
+    let failed = report.failed_clusters();
+    let mut s = count(report.clusters.len() as u64, "cluster", "clusters");
+    if failed > 0 {
+        write!(s, " ({failed} not read)").unwrap();
+    }
+    s
 }
 
 /// `"12 workloads / 40 pods from 5 files"`; a live cluster has no files, so none are counted.

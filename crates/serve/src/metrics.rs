@@ -272,6 +272,7 @@ mod tests {
             recommended_class: None,
             pods: Vec::new(),
             risk: None,
+            cluster: None,
         }
     }
 

@@ -70,5 +70,6 @@ fn finding(c: &PriorityClassDef, message: String) -> Finding {
         recommended_class: None,
         pods: Vec::new(),
         risk: None,
+        cluster: None,
     }
 }

@@ -50,6 +50,7 @@ impl Draft {
             recommended_class: self.recommended_class,
             pods: Vec::new(),
             risk: None,
+            cluster: None,
         }
     }
 }

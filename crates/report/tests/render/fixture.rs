@@ -1,8 +1,8 @@
 //! A realistic report: one of everything the renderers must handle.
 
 use pg_model::{
-    CheckId, CheckInfo, ClassRef, ComponentMatch, ComponentStatus, Finding, InputProblem, Location,
-    ObjectRef, PodRef, Report, Role, Severity, Stats,
+    CheckId, CheckInfo, ClassRef, ClusterRef, ComponentMatch, ComponentStatus, Finding,
+    InputProblem, Location, ObjectRef, PodRef, Report, Role, Severity, Stats,
 };
 use pg_report::{Format, RenderOptions, render};
 
@@ -76,6 +76,7 @@ pub fn report() -> Report {
             recommended_class: None,
             pods: vec![],
             risk: None,
+            cluster: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -111,6 +112,7 @@ pub fn report() -> Report {
                  oom_score_adj 994 -> -997 (the most exposed of 7 pods)"
                     .to_string(),
             ),
+            cluster: None,
         },
         Finding {
             check: CheckId::PrioritySetDirectly,
@@ -126,6 +128,7 @@ pub fn report() -> Report {
             recommended_class: None,
             pods: vec![],
             risk: None,
+            cluster: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -142,6 +145,7 @@ pub fn report() -> Report {
             recommended_class: Some("system-node-critical".to_string()),
             pods: vec![],
             risk: None,
+            cluster: None,
         },
         Finding {
             check: CheckId::CriticalClassTooWeak,
@@ -157,6 +161,7 @@ pub fn report() -> Report {
             recommended_class: Some("system-node-critical".to_string()),
             pods: vec![],
             risk: None,
+            cluster: None,
         },
         Finding {
             check: CheckId::InvalidPriorityClass,
@@ -172,6 +177,7 @@ pub fn report() -> Report {
             recommended_class: None,
             pods: vec![],
             risk: None,
+            cluster: None,
         },
     ];
     let components = vec![
@@ -191,6 +197,7 @@ pub fn report() -> Report {
                 name: "system-cluster-critical".to_string(),
             },
             protected: true,
+            cluster: None,
         },
         ComponentStatus {
             object: object("DaemonSet", Some("kube-system"), "kube-multus-ds-amd64"),
@@ -198,6 +205,7 @@ pub fn report() -> Report {
             component: multus(),
             class: ClassRef::Missing,
             protected: false,
+            cluster: None,
         },
         ComponentStatus {
             object: object("DaemonSet", Some("kube-system"), "kube-proxy"),
@@ -216,6 +224,7 @@ pub fn report() -> Report {
                 default: Some("system-node-critical".to_string()),
             },
             protected: true,
+            cluster: None,
         },
         ComponentStatus {
             object: object("DaemonSet", Some("kube-system"), "calico-node"),
@@ -225,6 +234,7 @@ pub fn report() -> Report {
                 name: "system-cluster-critical".to_string(),
             },
             protected: false,
+            cluster: None,
         },
     ];
     let problems = vec![
@@ -252,6 +262,7 @@ pub fn report() -> Report {
             priority_classes: 2,
             not_kubernetes: 0,
         },
+        clusters: Vec::new(),
     }
 }
 
@@ -269,6 +280,40 @@ pub fn clean_report() -> Report {
         },
         ..Report::default()
     }
+}
+
+/// Three clusters in one run: two read (the full fixture's findings as cluster objects, and a
+/// clean one), one not read.
+pub fn fleet_report() -> Report {
+    let cluster = |context: &str, server: &str| ClusterRef {
+        context: context.to_string(),
+        server: server.to_string(),
+    };
+    let mut prod = report();
+    prod.problems.clear();
+    prod.stats.files = 0;
+    for f in &mut prod.findings {
+        f.location = None;
+        for pod in &mut f.pods {
+            pod.location = None;
+        }
+    }
+    for c in &mut prod.components {
+        c.location = None;
+    }
+    let mut fleet = Report::default();
+    fleet.add_cluster(cluster("prod", "https://10.0.0.1:6443"), prod);
+    let mut staging = clean_report();
+    staging.stats.files = 0;
+    staging.findings.push(report().findings[0].clone());
+    staging.findings[0].location = None;
+    fleet.add_cluster(cluster("staging", "https://10.0.0.2:6443"), staging);
+    fleet.add_failed_cluster(
+        cluster("edge|1", "https://10.0.0.3:6443"),
+        "cannot reach the API server https://10.0.0.3:6443 (context \"edge|1\"): connection refused"
+            .to_string(),
+    );
+    fleet
 }
 
 pub fn checks() -> Vec<CheckInfo> {

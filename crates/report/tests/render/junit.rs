@@ -1,6 +1,6 @@
 //! The JUnit output must be XML that CI servers can parse, with counts that match its cases.
 
-use crate::fixture::{clean_report, options, render_to_string, report};
+use crate::fixture::{clean_report, fleet_report, options, render_to_string, report};
 use pg_model::Report;
 use pg_report::Format;
 
@@ -70,4 +70,40 @@ fn clean_report_has_one_passing_case() {
         .collect();
     assert_eq!(cases.len(), 1);
     assert!(cases[0].children().all(|n| !n.is_element()));
+}
+
+#[test]
+fn a_fleet_has_one_suite_per_cluster_with_matching_counts() {
+    let xml = parse(&fleet_report());
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    let names: Vec<&str> = suites.iter().filter_map(|s| s.attribute("name")).collect();
+    assert_eq!(
+        names,
+        [
+            "priorityguard: prod",
+            "priorityguard: staging",
+            "priorityguard: edge|1"
+        ]
+    );
+    let mut total = 0;
+    for suite in &suites {
+        let cases = suite
+            .children()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count();
+        assert_eq!(suite.attribute("tests"), Some(cases.to_string().as_str()));
+        total += cases;
+    }
+    let root = doc.root_element();
+    assert_eq!(root.attribute("tests"), Some(total.to_string().as_str()));
+    let edge = suites[2];
+    assert_eq!(edge.attribute("errors"), Some("1"));
+    assert!(
+        edge.descendants()
+            .any(|n| n.has_tag_name("error") && n.attribute("type") == Some("cluster-error"))
+    );
 }

@@ -22,6 +22,20 @@ fn validate(report: &Report) -> Value {
 fn validates_against_the_sarif_schema() {
     validate(&report());
     validate(&clean_report());
+    let fleet = validate(&crate::fixture::fleet_report());
+    let results = fleet["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|r| r["properties"]["cluster"].is_string())
+    );
+    assert_eq!(
+        fleet["runs"][0]["properties"]["clusters"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }
 
 #[test]
