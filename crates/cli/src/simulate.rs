@@ -97,6 +97,7 @@ impl SimulateArgs {
 pub enum PressureArg {
     Memory,
     EphemeralStorage,
+    Pid,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -151,6 +152,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
         pressure: match a.pressure {
             PressureArg::Memory => Pressure::Memory,
             PressureArg::EphemeralStorage => Pressure::EphemeralStorage,
+            PressureArg::Pid => Pressure::Pid,
         },
         assume: match a.assume {
             AssumeArg::Requests => Assume::Requests,

@@ -1,7 +1,7 @@
 //! The terminal view of a [`Simulation`]: sections for eviction order, OOM scores, preemption
 //! and critical pods' exposure, before and after side by side, critical components marked ▶.
 
-use crate::eviction::{EvictionOrder, Ranked, place};
+use crate::eviction::{EvictionOrder, Pressure, Ranked, place};
 use crate::oom::{ContainerKind, OomTable};
 use crate::preemption::{Outcome, Preemption};
 use crate::quantity::{bytes, millis};
@@ -138,7 +138,13 @@ fn write_summary(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Resu
     }
 }
 
-fn usage_text(r: &Ranked) -> String {
+fn usage_text(r: &Ranked, pressure: Pressure) -> String {
+    if pressure == Pressure::Pid {
+        return match r.usage {
+            Some(n) => format!("{n} processes ({})", r.usage_source.as_str()),
+            None => "processes unknown".into(),
+        };
+    }
     let usage = match r.usage {
         Some(u) => bytes(u),
         None => ">0".into(),
@@ -201,7 +207,7 @@ fn write_eviction(
                     mark(&r.pod),
                     fit(&r.pod, 44),
                     r.priority,
-                    usage_text(r)
+                    usage_text(r, before.pressure)
                 );
                 let style = if sim.critical_pods.contains_key(&r.pod) {
                     RED

@@ -197,3 +197,168 @@ pub fn oom_pod(i: usize, node: &str) -> Value {
     }
     pod
 }
+
+/// Under which pressure a scenario runs: the harness's name and the simulator's.
+pub const PRESSURES: [(&str, pg_simulate::Pressure); 3] = [
+    ("memory", pg_simulate::Pressure::Memory),
+    ("nodefs", pg_simulate::Pressure::EphemeralStorage),
+    ("pid", pg_simulate::Pressure::Pid),
+];
+
+/// (priorityClassName, priority, static-pod annotation): around the critical threshold of
+/// 2000000000, user classes, and static and mirror pods at any priority.
+const EVICTION_PRIORITIES: [(Option<&str>, i64, Option<&str>); 11] = [
+    (None, 0, None),
+    (None, 0, None),
+    (Some("pg-low"), 100, None),
+    (Some("pg-high"), 1_000_000_000, None),
+    (Some("pg-almost"), 1_999_999_999, None),
+    (Some("system-cluster-critical"), 2_000_000_000, None),
+    (Some("system-node-critical"), 2_000_001_000, None),
+    (Some("pg-negative"), -5, None),
+    (None, 0, Some("file")),
+    (None, 100, Some("mirror")),
+    (None, 0, Some("api")),
+];
+
+/// Requests (bytes) the pods draw from, for memory and ephemeral storage: none, a milli-byte,
+/// small, and large.
+const REQUESTS: [Option<&str>; 7] = [
+    None,
+    None,
+    Some("100m"),
+    Some("64Mi"),
+    Some("100Mi"),
+    Some("100M"),
+    Some("1Gi"),
+];
+
+pub struct EvictionPod {
+    pub json: Value,
+    pub key: String,
+    pub usage: i64,
+}
+
+pub struct EvictionScenario {
+    pub namespace: String,
+    pub node: String,
+    pub pressure: usize,
+    pub pods: Vec<EvictionPod>,
+}
+
+fn request(rng: &mut Rng, resource: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    if let Some(q) = rng.pick(&REQUESTS) {
+        m.insert(resource.into(), json!(q));
+    }
+    m
+}
+
+/// Scenario `i`: 1 to 12 pods on one node under memory, ephemeral-storage or PID pressure.
+pub fn eviction_scenario(i: usize) -> EvictionScenario {
+    let mut rng = Rng::new(0xE71C_0000 + i as u64);
+    let pressure = i % PRESSURES.len();
+    let namespace = format!("ev-{i}");
+    let node = format!("node-{i}");
+    let resource = match PRESSURES[pressure].0 {
+        "nodefs" => "ephemeral-storage",
+        _ => "memory",
+    };
+    // A few usage values shared by several pods, so equal usage (and ties) happen often.
+    let shared: Vec<i64> = (0..3)
+        .map(|_| rng.pick(&[0, 1, 50 << 20, 100 << 20, 104_857_601, 1 << 30]))
+        .collect();
+    let n = 1 + rng.below(12) as usize;
+    let mut pods = Vec::new();
+    for j in 0..n {
+        let (class, priority, source) = rng.pick(&EVICTION_PRIORITIES);
+        // Mostly one or two containers; sometimes up to six.
+        let most = if rng.chance(20) { 6 } else { 2 };
+        let containers: Vec<Value> = (0..1 + rng.below(most))
+            .map(|k| {
+                let mut c = json!({"name": format!("c{k}"), "image": "registry.invalid/app:1"});
+                let req = request(&mut rng, resource);
+                if !req.is_empty() {
+                    c["resources"] = json!({"requests": req});
+                }
+                c
+            })
+            .collect();
+        let inits: Vec<Value> = (0..rng.below(3))
+            .map(|k| {
+                let mut c = json!({"name": format!("init{k}"), "image": "registry.invalid/init:1"});
+                let req = request(&mut rng, resource);
+                if !req.is_empty() {
+                    c["resources"] = json!({"requests": req});
+                }
+                if rng.chance(50) {
+                    c["restartPolicy"] = json!("Always");
+                }
+                c
+            })
+            .collect();
+        let mut spec = json!({"nodeName": node, "priority": priority, "containers": containers});
+        if let Some(class) = class {
+            spec["priorityClassName"] = json!(class);
+        }
+        if !inits.is_empty() {
+            spec["initContainers"] = json!(inits);
+        }
+        if rng.chance(10) {
+            // Pod-level resources replace the containers' requests (memory only; the kubelet
+            // then counts no ephemeral-storage request at all).
+            spec["resources"] = json!({"requests": {"memory": rng.pick(&["128Mi", "1Gi"])}});
+        }
+        if rng.chance(10) {
+            spec["overhead"] = json!({"memory": "120Mi", "ephemeral-storage": "10Mi"});
+        }
+        let name = format!("p{j}");
+        let mut json = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"namespace": namespace, "name": name},
+            "spec": spec,
+            "status": {"phase": "Running"},
+        });
+        match source {
+            Some("mirror") => {
+                json["metadata"]["annotations"] = json!({
+                    "kubernetes.io/config.source": "file",
+                    "kubernetes.io/config.mirror": "0123abcd"});
+            }
+            Some(s) => {
+                json["metadata"]["annotations"] = json!({"kubernetes.io/config.source": s});
+            }
+            None => {}
+        }
+        let usage = if PRESSURES[pressure].0 == "pid" {
+            rng.pick(&[0, 1, 5, 5, 40, 1000])
+        } else if rng.chance(40) {
+            rng.pick(&shared)
+        } else {
+            // Around the requests above: below, at, just over, far over.
+            rng.pick(&[
+                0,
+                1,
+                64 << 20,
+                (64 << 20) + 1,
+                100 << 20,
+                100_000_000,
+                100_000_001,
+                1 << 30,
+                3 << 30,
+            ])
+        };
+        pods.push(EvictionPod {
+            json,
+            key: format!("{namespace}/{name}"),
+            usage,
+        });
+    }
+    EvictionScenario {
+        namespace,
+        node,
+        pressure,
+        pods,
+    }
+}
