@@ -23,6 +23,27 @@ pub struct Container {
     /// An init container with `restartPolicy: Always`: a sidecar (KEP-753), which keeps running
     /// next to the regular containers and so adds to their requests.
     pub sidecar: bool,
+    /// `ports[]` entries with a `hostPort`, which the scheduler's NodePorts filter checks.
+    pub host_ports: Vec<HostPort>,
+}
+
+/// A host port as the scheduler keys it (`HostPortInfo`): an empty `hostIP` is `0.0.0.0`
+/// (every address), an empty protocol `TCP`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostPort {
+    pub ip: String,
+    pub protocol: String,
+    pub port: i64,
+}
+
+impl HostPort {
+    /// `HostPortInfo.CheckConflict`: the same protocol and port, on the same address or on
+    /// `0.0.0.0` on either side.
+    pub fn conflicts(&self, other: &HostPort) -> bool {
+        self.protocol == other.protocol
+            && self.port == other.port
+            && (self.ip == other.ip || self.ip == "0.0.0.0" || other.ip == "0.0.0.0")
+    }
 }
 
 /// Who created a pod, from its controlling `ownerReferences` entry.
@@ -87,6 +108,15 @@ impl Pod {
     pub fn is_node_critical(&self) -> bool {
         self.is_critical()
             && self.priority_class_name.as_deref() == Some(pg_model::SYSTEM_NODE_CRITICAL)
+    }
+
+    /// `GetHostPorts`: host ports of the regular containers and of sidecars (init containers
+    /// that run the pod's whole life); other init containers' ports are not reserved.
+    pub fn host_ports(&self) -> impl Iterator<Item = &HostPort> {
+        self.containers
+            .iter()
+            .chain(self.init_containers.iter().filter(|c| c.sidecar))
+            .flat_map(|c| &c.host_ports)
     }
 
     /// Succeeded and Failed pods are gone for the scheduler (its informer filters them out)

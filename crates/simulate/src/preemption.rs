@@ -20,7 +20,7 @@
 
 use crate::model::{Pdb, Pod};
 use crate::resources::{Requests, pod_requests};
-use crate::schedule::{Fit, NodeLoad, nominated_load, resources_fit, static_filters};
+use crate::schedule::{Fit, NodeLoad, nominated_load, ports_fit, resources_fit, static_filters};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -132,7 +132,15 @@ impl Dry<'_> {
                 count += 1;
             }
         }
+        let others = self
+            .load
+            .pods
+            .iter()
+            .zip(present)
+            .filter(|(_, here)| **here)
+            .map(|((p, _), _)| *p);
         static_filters(self.pod, self.load.node).fits()
+            && ports_fit(self.pod, others).fits()
             && resources_fit(&self.req, self.load.node, &used, count).fits()
     }
 }
@@ -309,11 +317,14 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
     let mut fitting = Vec::new();
     for load in &loads {
         let fit = match static_filters(pod, load.node) {
-            Fit::Fits => {
-                let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
-                used.add(&load.requested());
-                resources_fit(&req, load.node, &used, n + load.pods.len())
-            }
+            Fit::Fits => match ports_fit(pod, load.pods.iter().map(|(p, _)| *p)) {
+                Fit::Fits => {
+                    let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
+                    used.add(&load.requested());
+                    resources_fit(&req, load.node, &used, n + load.pods.len())
+                }
+                other => other,
+            },
             other => other,
         };
         if fit.fits() {
@@ -433,6 +444,64 @@ mod tests {
 
     fn names(p: &Preemption) -> Vec<&str> {
         p.victims().iter().map(|v| v.pod.as_str()).collect()
+    }
+
+    fn with_port(mut p: Pod, ip: &str, protocol: &str, port: i64) -> Pod {
+        p.containers[0].host_ports.push(crate::model::HostPort {
+            ip: ip.into(),
+            protocol: protocol.into(),
+            port,
+        });
+        p
+    }
+
+    #[test]
+    fn a_taken_host_port_is_freed_by_preempting_its_holder_only() {
+        // Plenty of CPU; the node-exporter-like pod holds 9100 on every address.
+        let s = Snapshot::from_parts(
+            vec![node("a", "8"), node("b", "8")],
+            vec![
+                with_port(
+                    pod("exporter", Some("a"), 10, "1", 1),
+                    "0.0.0.0",
+                    "TCP",
+                    9100,
+                ),
+                pod("other", Some("a"), 5, "1", 2),
+                with_port(
+                    pod("guard", Some("b"), 1000, "1", 3),
+                    "10.0.0.2",
+                    "TCP",
+                    9100,
+                ),
+            ],
+            vec![],
+        );
+        let agent = with_port(pod("agent", None, 100, "1", 9), "", "TCP", 9100);
+        let agent = with_port(agent, "0.0.0.0", "TCP", 9100);
+        let p = simulate(&s, &agent);
+        assert!(matches!(&p.nodes[0].fit, Fit::Unschedulable(r) if r.contains("free ports")));
+        // b's holder has a higher priority: only a is a candidate, and only the holder goes.
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/exporter"]);
+        // Another protocol or another address does not conflict.
+        let udp = with_port(pod("dns", None, 100, "1", 9), "0.0.0.0", "UDP", 9100);
+        assert!(matches!(simulate(&s, &udp).result, Outcome::Fits { .. }));
+        let s = Snapshot::from_parts(
+            vec![node("b", "8")],
+            vec![with_port(
+                pod("guard", Some("b"), 1000, "1", 3),
+                "10.0.0.2",
+                "TCP",
+                9100,
+            )],
+            vec![],
+        );
+        let other_ip = with_port(pod("x", None, 100, "1", 9), "10.0.0.3", "TCP", 9100);
+        assert!(matches!(
+            simulate(&s, &other_ip).result,
+            Outcome::Fits { .. }
+        ));
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The kube-scheduler filters a pending pod must pass on a node, in the default profile's
 //! order: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity (nodeSelector and required
-//! node affinity), NodeResourcesFit (pod count, cpu, memory, ephemeral-storage, extended
-//! resources). Pod (anti-)affinity, topology spread, host ports and volumes are not modelled.
+//! node affinity), NodePorts (host ports), NodeResourcesFit (pod count, cpu, memory,
+//! ephemeral-storage, extended resources). Pod (anti-)affinity, topology spread and volumes
+//! are not modelled.
 //!
-//! The first failing filter decides whether preemption can help: resource shortfalls are
-//! `Unschedulable` (removing pods may fix them) unless the request exceeds the node's whole
-//! allocatable; everything else is `UnschedulableAndUnresolvable`.
+//! The first failing filter decides whether preemption can help: a host port taken and
+//! resource shortfalls are `Unschedulable` (removing pods may fix them) unless the request
+//! exceeds the node's whole allocatable; everything else is `UnschedulableAndUnresolvable`.
 
 use crate::model::{Node, PODS, Pod};
 use crate::resources::{Requests, pod_requests};
@@ -101,6 +102,23 @@ pub fn static_filters(pod: &Pod, node: &Node) -> Fit {
         return Fit::Unresolvable("node(s) didn't match Pod's node affinity/selector".into());
     }
     Fit::Fits
+}
+
+/// NodePorts: the pod's host ports against those of `others` on the node.
+pub fn ports_fit<'a>(pod: &Pod, others: impl IntoIterator<Item = &'a Pod>) -> Fit {
+    let want: Vec<_> = pod.host_ports().collect();
+    if want.is_empty() {
+        return Fit::Fits;
+    }
+    let taken = others
+        .into_iter()
+        .flat_map(|o| o.host_ports())
+        .any(|used| want.iter().any(|w| w.conflicts(used)));
+    if taken {
+        Fit::Unschedulable("node(s) didn't have free ports for the requested pod ports".into())
+    } else {
+        Fit::Fits
+    }
 }
 
 /// NodeResourcesFit's `fitsRequest`: `pods` pods already requesting `used` on `node`.

@@ -2,7 +2,7 @@
 //! manifest has not been through yet (requests default to limits) is applied here too.
 
 use super::raw;
-use crate::model::{Class, Container, Node, Owner, Pdb, Pod, ResourceList};
+use crate::model::{Class, Container, HostPort, Node, Owner, Pdb, Pod, ResourceList};
 use crate::quantity::Quantity;
 use crate::selector::{LabelSelector, NodeSelectorTerm, Requirement, Taint, Toleration};
 
@@ -40,8 +40,29 @@ fn container(c: &raw::Container, what: &str, problems: &mut Vec<String>) -> Cont
     let limits = resources(res.and_then(|r| r.limits.as_ref()), &what, problems);
     let mut requests = resources(res.and_then(|r| r.requests.as_ref()), &what, problems);
     default_requests(&mut requests, &limits);
+    let host_ports = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(HostPort {
+                ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
+                protocol: p
+                    .protocol
+                    .clone()
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| "TCP".into()),
+                port: p.host_port.filter(|p| *p > 0)?,
+            })
+        })
+        .collect();
     Container {
         name,
+        host_ports,
         image: c.image.clone().unwrap_or_default(),
         requests,
         limits,

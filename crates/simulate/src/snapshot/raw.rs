@@ -142,6 +142,16 @@ pub struct Container {
     pub image: Option<String>,
     pub resources: Option<Resources>,
     pub restart_policy: Option<String>,
+    pub ports: Option<Vec<ContainerPort>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub host_port: Option<i64>,
+    #[serde(rename = "hostIP")]
+    pub host_ip: Option<String>,
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -28,13 +28,15 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: usize = 36;
+/// 15 of each of the seven kinds.
+const SCENARIOS: usize = 105;
 
 /// What the scenarios are built to make the real scheduler do; each must happen at least once.
-const INTENDED: [&str; 4] = [
+const INTENDED: [&str; 5] = [
     "preempts",
     "preempts, violating a PDB",
     "preempts for a pinned DaemonSet pod",
+    "preempts for a host port",
     "stays pending",
 ];
 
@@ -262,6 +264,9 @@ fn observed_outcome(s: &Scenario, seen: &Observed) -> &'static str {
     }
     if s.preemptor.pinned_to.is_some() {
         return "preempts for a pinned DaemonSet pod";
+    }
+    if s.preemptor.host_port.is_some() {
+        return "preempts for a host port";
     }
     let violated = s.pdbs.iter().any(|b| {
         let gone = seen
