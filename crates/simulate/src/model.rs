@@ -3,6 +3,36 @@
 
 use crate::quantity::Quantity;
 use crate::selector::{LabelSelector, NodeSelectorTerm, Taint, Toleration};
+
+/// A required (anti-)affinity term: pods matching `selector` in `namespaces` (the owner's own
+/// when the term names none), counted per value of the node label `topology_key`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodAffinityTerm {
+    /// `None`: no `labelSelector`, which matches no pod.
+    pub selector: Option<LabelSelector>,
+    pub namespaces: Vec<String>,
+    /// `namespaceSelector: {}`: every namespace.
+    pub all_namespaces: bool,
+    pub topology_key: String,
+}
+
+impl PodAffinityTerm {
+    /// `AffinityTerm.Matches`: whether `pod` is one of the pods the term of a pod in
+    /// namespace `owner_namespace` is about.
+    pub fn matches(&self, owner_namespace: &str, pod: &Pod) -> bool {
+        let in_namespace = self.all_namespaces
+            || if self.namespaces.is_empty() {
+                pod.namespace == owner_namespace
+            } else {
+                self.namespaces.contains(&pod.namespace)
+            };
+        in_namespace
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&pod.labels))
+    }
+}
 use std::collections::BTreeMap;
 
 /// Resource name -> quantity, as in a container's `resources.requests`.
@@ -86,6 +116,8 @@ pub struct Pod {
     pub node_selector: Labels,
     /// Required node affinity terms (ORed); `None` when there is no required affinity.
     pub affinity_terms: Option<Vec<NodeSelectorTerm>>,
+    /// Required inter-pod anti-affinity terms.
+    pub anti_affinity: Vec<PodAffinityTerm>,
     pub tolerations: Vec<Toleration>,
     // For the catalog, which recognises critical components.
     pub host_network: bool,

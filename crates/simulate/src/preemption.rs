@@ -20,7 +20,9 @@
 
 use crate::model::{Pdb, Pod};
 use crate::resources::{Requests, pod_requests};
-use crate::schedule::{Fit, NodeLoad, nominated_load, ports_fit, resources_fit, static_filters};
+use crate::schedule::{
+    Fit, NodeLoad, anti_affinity_fit, nominated_load, ports_fit, resources_fit, static_filters,
+};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -117,6 +119,8 @@ fn start_key(t: &Option<String>) -> (bool, &str) {
 /// nominated pods the scheduler reserves room for.
 struct Dry<'a> {
     load: &'a NodeLoad<'a>,
+    /// Every node's load, for anti-affinity across a topology domain.
+    all: &'a [NodeLoad<'a>],
     pod: &'a Pod,
     req: Requests,
     nominated: (Requests, usize),
@@ -139,9 +143,24 @@ impl Dry<'_> {
             .zip(present)
             .filter(|(_, here)| **here)
             .map(|((p, _), _)| *p);
+        let here = self.load.node.name.as_str();
+        let cluster = self
+            .all
+            .iter()
+            .filter(|l| l.node.name != here)
+            .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node)))
+            .chain(
+                self.load
+                    .pods
+                    .iter()
+                    .zip(present)
+                    .filter(|(_, here)| **here)
+                    .map(|((p, _), _)| (*p, self.load.node)),
+            );
         static_filters(self.pod, self.load.node).fits()
             && ports_fit(self.pod, others).fits()
             && resources_fit(&self.req, self.load.node, &used, count).fits()
+            && anti_affinity_fit(self.pod, self.load.node, cluster).fits()
     }
 }
 
@@ -321,7 +340,16 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
                 Fit::Fits => {
                     let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
                     used.add(&load.requested());
-                    resources_fit(&req, load.node, &used, n + load.pods.len())
+                    match resources_fit(&req, load.node, &used, n + load.pods.len()) {
+                        Fit::Fits => anti_affinity_fit(
+                            pod,
+                            load.node,
+                            loads
+                                .iter()
+                                .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node))),
+                        ),
+                        other => other,
+                    }
                 }
                 other => other,
             },
@@ -377,6 +405,7 @@ fn preempt(
         }
         let dry = Dry {
             load,
+            all: loads,
             pod,
             req: req.clone(),
             nominated: nominated_load(snapshot, &load.node.name, pod),
@@ -453,6 +482,64 @@ mod tests {
             port,
         });
         p
+    }
+
+    fn term(key: &str, value: &str) -> crate::model::PodAffinityTerm {
+        crate::model::PodAffinityTerm {
+            selector: Some(LabelSelector {
+                match_labels: [(key.to_string(), value.to_string())].into(),
+                match_expressions: vec![],
+            }),
+            topology_key: "kubernetes.io/hostname".into(),
+            ..Default::default()
+        }
+    }
+
+    fn hostname(mut n: Node) -> Node {
+        n.labels
+            .insert("kubernetes.io/hostname".into(), n.name.clone());
+        n
+    }
+
+    #[test]
+    fn anti_affinity_both_ways_preempts_the_conflicting_pod_only() {
+        let mut agent_a = pod("agent-a", Some("a"), 10, "1", 1);
+        agent_a.labels.insert("role".into(), "agent".into());
+        let mut agent_b = pod("agent-b", Some("b"), 1000, "1", 2);
+        agent_b.labels.insert("role".into(), "agent".into());
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8")), hostname(node("b", "8"))],
+            vec![
+                agent_a.clone(),
+                agent_b.clone(),
+                pod("other", Some("a"), 5, "1", 3),
+            ],
+            vec![],
+        );
+        // The pending pod keeps away from agents: only a's (lower-priority) agent can go.
+        let mut shy = pod("shy", None, 100, "1", 9);
+        shy.anti_affinity.push(term("role", "agent"));
+        let p = simulate(&s, &shy);
+        assert!(matches!(&p.nodes[1].fit, Fit::Unschedulable(r) if r.contains("anti-affinity")));
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/agent-a"]);
+        // The agents keep away from it instead: the same victim.
+        agent_a.anti_affinity.push(term("app", "plain"));
+        agent_b.anti_affinity.push(term("app", "plain"));
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8")), hostname(node("b", "8"))],
+            vec![agent_a, agent_b],
+            vec![],
+        );
+        let p = simulate(&s, &pod("plain", None, 100, "1", 9));
+        assert_eq!(names(&p), ["ns/agent-a"]);
+        // Another namespace is out of the term's reach (no namespaces listed: its own).
+        let mut elsewhere = pod("plain", None, 100, "1", 9);
+        elsewhere.namespace = "other".into();
+        assert!(matches!(
+            simulate(&s, &elsewhere).result,
+            Outcome::Fits { .. }
+        ));
     }
 
     #[test]

@@ -207,6 +207,22 @@ impl<'de> Deserialize<'de> for IntOrString {
 #[serde(default, rename_all = "camelCase")]
 pub struct Affinity {
     pub node_affinity: Option<NodeAffinity>,
+    pub pod_anti_affinity: Option<PodAntiAffinity>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodAntiAffinity {
+    pub required_during_scheduling_ignored_during_execution: Option<Vec<PodAffinityTerm>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodAffinityTerm {
+    pub label_selector: Option<LabelSelector>,
+    pub namespaces: Option<Vec<String>>,
+    pub namespace_selector: Option<LabelSelector>,
+    pub topology_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

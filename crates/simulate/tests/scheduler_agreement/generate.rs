@@ -59,6 +59,11 @@ pub struct PodSpec {
     pub pinned_to: Option<String>,
     /// A `hostPort` (TCP, every address), as node agents such as exporters use.
     pub host_port: Option<u16>,
+    /// Labelled `role: agent`.
+    pub agent: bool,
+    /// A required pod anti-affinity term on `kubernetes.io/hostname` against pods with this
+    /// label (`key=value`).
+    pub anti_affinity: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -81,7 +86,7 @@ pub struct Scenario {
 const APPS: [&str; 3] = ["a", "b", "c"];
 
 /// What each scenario exercises, in turn.
-pub const KINDS: [&str; 7] = [
+pub const KINDS: [&str; 8] = [
     "cpu",
     "memory",
     "pdb",
@@ -89,6 +94,7 @@ pub const KINDS: [&str; 7] = [
     "daemonset",
     "special",
     "host-port",
+    "anti-affinity",
 ];
 
 /// The host port the `host-port` scenarios fight over.
@@ -143,6 +149,8 @@ pub fn scenario(id: usize) -> Scenario {
             started: started[i],
             pinned_to: None,
             host_port,
+            agent: false,
+            anti_affinity: None,
         });
     };
     match kind {
@@ -181,12 +189,14 @@ pub fn scenario(id: usize) -> Scenario {
                 }
             }
         }
-        "host-port" => {
-            // Each node: a pod holding the port at some priority, then CPU filled to half or
-            // (every other round) completely.
+        "host-port" | "anti-affinity" => {
+            // Each node: a pod holding the port (or the agent the preemptor must not share a
+            // node with) at some priority, then CPU filled to half or (every other round)
+            // completely.
             for node in &nodes {
                 let (class, app) = (rng.pick(&RUNNING_CLASSES), rng.pick(&APPS));
-                next_pod(node, class, 250, 128, app, Some(HOST_PORT));
+                let port = (kind == "host-port").then_some(HOST_PORT);
+                next_pod(node, class, 250, 128, app, port);
                 let mut free = if round.is_multiple_of(2) {
                     node.cpu_m / 2
                 } else {
@@ -226,6 +236,20 @@ pub fn scenario(id: usize) -> Scenario {
                         rng.pick(&APPS),
                         None,
                     );
+                }
+            }
+        }
+    }
+    if kind == "anti-affinity" {
+        // The first pod of each node is the agent. Two rounds in three the preemptor keeps
+        // away from agents; in the third the agents keep away from the preemptor (the
+        // scheduler's check of the running pods' terms).
+        let mut seen = std::collections::BTreeSet::new();
+        for p in pods.iter_mut() {
+            if seen.insert(p.node.clone()) {
+                p.agent = true;
+                if round % 3 == 2 {
+                    p.anti_affinity = Some("app=preemptor");
                 }
             }
         }
@@ -285,6 +309,8 @@ pub fn scenario(id: usize) -> Scenario {
         started: 100,
         pinned_to: None,
         host_port: None,
+        agent: false,
+        anti_affinity: None,
     };
     match kind {
         "memory" => {
@@ -311,6 +337,12 @@ pub fn scenario(id: usize) -> Scenario {
             // the first deletion, fail, and sit out its unschedulable-pods timeout.)
             preemptor.host_port = Some(HOST_PORT);
             preemptor.cpu_m = 250;
+        }
+        "anti-affinity" => {
+            preemptor.cpu_m = 250;
+            if round % 3 != 2 {
+                preemptor.anti_affinity = Some("role=agent");
+            }
         }
         "special" => match round % 3 {
             0 => preemptor.class = Some("pg-never"),
@@ -344,6 +376,9 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
         p.name
     );
     let _ = writeln!(y, "  labels:\n    app: {}", p.app);
+    if p.agent {
+        y.push_str("    role: agent\n");
+    }
     y.push_str("spec:\n  terminationGracePeriodSeconds: 0\n");
     if let Some(n) = &p.node {
         let _ = writeln!(y, "  nodeName: {n}");
@@ -351,10 +386,20 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
     if let Some(c) = p.class {
         let _ = writeln!(y, "  priorityClassName: {c}");
     }
+    if p.pinned_to.is_some() || p.anti_affinity.is_some() {
+        y.push_str("  affinity:\n");
+    }
+    if let Some(selector) = p.anti_affinity {
+        let (key, value) = selector.split_once('=').unwrap();
+        let _ = writeln!(
+            y,
+            "    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - topologyKey: kubernetes.io/hostname\n        labelSelector:\n          matchLabels:\n            {key}: {value}"
+        );
+    }
     if let Some(n) = &p.pinned_to {
         let _ = writeln!(
             y,
-            "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields:\n          - key: metadata.name\n            operator: In\n            values: [{n}]"
+            "    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields:\n          - key: metadata.name\n            operator: In\n            values: [{n}]"
         );
     }
     let _ = writeln!(
