@@ -15,8 +15,9 @@
 //!    latest start time of the highest-priority victims; a remaining tie is broken by Go's map
 //!    order (this simulator reports it and names the first node alphabetically).
 //!
-//! Nodes are all dry-run here; the scheduler dry-runs at most max(10% of nodes, 100) from a
-//! random offset, which only matters above 100 candidate nodes.
+//! Nodes are all dry-run here; the scheduler dry-runs about max(10% of nodes, 100) from a
+//! random offset, which only matters above 100 potential nodes: the result then says so
+//! ([`Sampling`]), since the scheduler may nominate any candidate.
 
 use crate::model::{Pdb, Pod};
 use crate::resources::{Requests, pod_requests};
@@ -67,9 +68,37 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Option::is_none")]
         decided_by: Option<String>,
         candidates: Vec<Candidate>,
+        /// More than 100 nodes could be preempted on: the scheduler dry-runs only a sample.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sampling: Option<Sampling>,
     },
     /// Stays pending.
     Pending { reason: String },
+}
+
+/// DefaultPreemption's candidate sampling (`GetOffsetAndNumCandidates`, `DryRunPreemption`):
+/// with more than 100 nodes where preemption might help, the scheduler dry-runs them from a
+/// random offset, in parallel, and stops once it has `tried` candidates (one of them without
+/// PDB violations); it nominates the best of those. So it may nominate any node in
+/// `candidates`, and `node` only when that node is among the ones it tried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sampling {
+    /// Nodes that failed only for reasons preemption can fix.
+    pub potential_nodes: usize,
+    /// max(10% of them, 100): the candidates the scheduler collects before choosing.
+    pub tried: usize,
+}
+
+impl Sampling {
+    /// `calculateNumCandidates` with the default `minCandidateNodesPercentage: 10` and
+    /// `minCandidateNodesAbsolute: 100`; `None` when every potential node is dry-run.
+    pub fn of(potential_nodes: usize) -> Option<Sampling> {
+        let tried = (potential_nodes * 10 / 100).max(100).min(potential_nodes);
+        (tried < potential_nodes).then_some(Sampling {
+            potential_nodes,
+            tried,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -398,6 +427,10 @@ fn preempt(
     loads: &[NodeLoad],
     statuses: &[NodeStatus],
 ) -> Outcome {
+    let potential = statuses
+        .iter()
+        .filter(|st| matches!(st.fit, Fit::Unschedulable(_)))
+        .count();
     let mut candidates = Vec::new();
     for (load, status) in loads.iter().zip(statuses) {
         if !matches!(status.fit, Fit::Unschedulable(_)) {
@@ -429,6 +462,7 @@ fn preempt(
         pdb_violations: c.pdb_violations,
         decided_by,
         candidates: candidates.clone(),
+        sampling: Sampling::of(potential),
     }
 }
 
@@ -654,6 +688,42 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn above_100_potential_nodes_the_choice_is_a_sample() {
+        assert_eq!(Sampling::of(100), None);
+        assert_eq!(
+            Sampling::of(101),
+            Some(Sampling {
+                potential_nodes: 101,
+                tried: 100
+            })
+        );
+        assert_eq!(Sampling::of(2000).map(|s| s.tried), Some(200));
+        let nodes: Vec<Node> = (0..150).map(|i| node(&format!("n{i:03}"), "1")).collect();
+        let pods: Vec<Pod> = (0..150)
+            .map(|i| {
+                let n = format!("n{i:03}");
+                pod(&format!("p{i}"), Some(&n), 10 + i, "1", 1)
+            })
+            .collect();
+        let s = Snapshot::from_parts(nodes, pods, vec![]);
+        let p = simulate(&s, &pod("new", None, 1000, "1", 9));
+        let Outcome::Preempts { node, sampling, .. } = &p.result else {
+            panic!("{:?}", p.result)
+        };
+        assert_eq!(
+            node, "n000",
+            "the lowest victim priority, if the scheduler tries it"
+        );
+        assert_eq!(
+            sampling,
+            &Some(Sampling {
+                potential_nodes: 150,
+                tried: 100
+            })
+        );
     }
 
     #[test]
