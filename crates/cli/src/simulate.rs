@@ -27,6 +27,7 @@ Examples:
 
 #[derive(Args, Debug)]
 #[command(after_help = AFTER_HELP)]
+#[command(group(clap::ArgGroup::new("chart_view").args(["node", "pending"]).multiple(true)))]
 pub struct SimulateArgs {
     /// A snapshot of the cluster (JSON or YAML; repeat for several files; `-` reads stdin)
     #[arg(
@@ -68,8 +69,9 @@ pub struct SimulateArgs {
     /// Output format
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub format: SimulateFormat,
-    /// Write an SVG chart of --node's eviction order (before and, with --with-fixes, after)
-    #[arg(long, value_name = "FILE.svg", requires = "node")]
+    /// Write an SVG chart of --node's eviction order and --pending's preemption (before and,
+    /// with --with-fixes, after)
+    #[arg(long, value_name = "FILE.svg", requires = "chart_view")]
     pub chart: Option<PathBuf>,
     /// Colour the table (auto: only on a terminal, and never with NO_COLOR set)
     #[arg(long, value_enum, default_value = "auto")]
@@ -93,6 +95,7 @@ impl SimulateArgs {
 pub enum PressureArg {
     Memory,
     EphemeralStorage,
+    Pid,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -147,6 +150,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
         pressure: match a.pressure {
             PressureArg::Memory => Pressure::Memory,
             PressureArg::EphemeralStorage => Pressure::EphemeralStorage,
+            PressureArg::Pid => Pressure::Pid,
         },
         assume: match a.assume {
             AssumeArg::Requests => Assume::Requests,
@@ -157,7 +161,8 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
     };
     let sim = pg_simulate::simulate(&snapshot, &catalog, &usage, &opts)?;
     if let Some(path) = &a.chart {
-        let svg = pg_simulate::chart::eviction_svg(&sim).context("no eviction view to chart")?;
+        let svg = pg_simulate::chart::svg(&sim)
+            .context("nothing to chart: --chart needs --node or --pending")?;
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());

@@ -203,3 +203,50 @@ fn ephemeral_storage_pressure_uses_its_own_usage() {
         "shop/report-generator-0"
     );
 }
+
+#[test]
+fn pid_pressure_ranks_by_priority_then_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let usage = dir.path().join("usage.yaml");
+    // Under PID pressure requests do not count: the biggest process count among the
+    // lowest-priority pods goes first, however much memory it uses.
+    std::fs::write(
+        &usage,
+        "shop/report-generator-0: {processes: 900, memory: 1Mi}\n",
+    )
+    .unwrap();
+    let usage = usage.display().to_string();
+    let out = priorityguard(&[
+        "simulate",
+        "--snapshot",
+        SNAPSHOT,
+        "--node",
+        "node-a",
+        "--pressure",
+        "pid",
+        "--usage",
+        &usage,
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sim = json(&out);
+    assert_eq!(sim["eviction"]["before"]["pressure"], "pid");
+    let first = &sim["eviction"]["before"]["order"][0];
+    assert_eq!(first["pod"], "shop/report-generator-0");
+    assert_eq!(first["usage"], 900);
+    let table = priorityguard(&[
+        "simulate",
+        "--snapshot",
+        SNAPSHOT,
+        "--node",
+        "node-a",
+        "--pressure",
+        "pid",
+        "--usage",
+        &usage,
+    ]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("under PID pressure"), "{text}");
+    assert!(text.contains("900 processes (measured)"), "{text}");
+}

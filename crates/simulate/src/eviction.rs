@@ -1,10 +1,19 @@
 //! The kubelet's node-pressure eviction order (`pkg/kubelet/eviction/helpers.go`,
-//! `rankMemoryPressure` and `rankDiskPressureFunc`): pods whose usage of the starved resource
-//! exceeds their request first, then lower priority first, then larger usage above request
-//! first. The kubelet evicts one pod per round from the top, skipping critical pods (static or
-//! mirror pods, priority >= 2000000000: `evictPod` refuses them), so those are immune.
+//! `rankMemoryPressure`, `rankDiskPressureFunc` and `rankPIDPressure`): under memory or
+//! ephemeral-storage pressure, pods whose usage of the starved resource exceeds their request
+//! first, then lower priority first, then larger usage above request first; under PID pressure,
+//! lower priority first, then more processes first. The kubelet ranks every active pod and
+//! evicts the first one `evictPod` accepts, one pod per housekeeping round; `evictPod` refuses
+//! critical pods (static or mirror pods, priority >= 2000000000), so those are immune and the
+//! next pod in the ranking goes instead.
+//!
+//! The comparisons are exact, as the kubelet's `Quantity.Cmp` (a request of `100m` bytes is
+//! exceeded by a usage of 1 byte). The kubelet sorts with Go's `sort.Sort`, which is not stable:
+//! pods its comparison cannot tell apart are reported as a tie, in no particular order.
+//! Checked against the kubelet's eviction manager itself by the `kubelet_agreement` test.
 
 use crate::model::{EPHEMERAL_STORAGE, MEMORY, Node, Pod};
+use crate::quantity::Quantity;
 use crate::resources::{eviction_request, pod_limit};
 use crate::snapshot::Snapshot;
 use crate::usage::Usage;
@@ -15,14 +24,19 @@ use std::cmp::Ordering;
 #[serde(rename_all = "kebab-case")]
 pub enum Pressure {
     Memory,
+    /// `nodefs.available` (or `imagefs`) on a node without a separate image filesystem.
     EphemeralStorage,
+    /// `pid.available`: pods are ranked by priority, then by process count.
+    Pid,
 }
 
 impl Pressure {
-    pub fn resource(self) -> &'static str {
+    /// The resource requests are compared with, if any (processes cannot be requested).
+    pub fn resource(self) -> Option<&'static str> {
         match self {
-            Pressure::Memory => MEMORY,
-            Pressure::EphemeralStorage => EPHEMERAL_STORAGE,
+            Pressure::Memory => Some(MEMORY),
+            Pressure::EphemeralStorage => Some(EPHEMERAL_STORAGE),
+            Pressure::Pid => None,
         }
     }
 
@@ -30,6 +44,7 @@ impl Pressure {
         match self {
             Pressure::Memory => "memory",
             Pressure::EphemeralStorage => "ephemeral-storage",
+            Pressure::Pid => "PID",
         }
     }
 }
@@ -42,6 +57,7 @@ pub enum Assume {
     /// exceeds zero), so priority decides.
     Requests,
     /// Usage = limit where every container has one (a pod at its limit), else = request.
+    /// Processes have no limit per pod here: under PID pressure this is `Requests`.
     Limits,
 }
 
@@ -74,8 +90,10 @@ pub struct Ranked {
     pub priority: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
+    /// Bytes requested (always 0 under PID pressure).
     pub request: i64,
-    /// `None`: unknown, but more than the (zero) request.
+    /// Bytes, or processes under PID pressure. `None`: unknown, but more than the (zero)
+    /// request, or an unknown process count.
     pub usage: Option<i64>,
     pub usage_source: UsageSource,
     pub exceeds_request: bool,
@@ -121,21 +139,36 @@ fn immune_reason(pod: &Pod) -> Option<String> {
 /// The ranking key and what it was computed from.
 struct Entry<'a> {
     pod: &'a Pod,
-    request: i64,
+    request: Quantity,
     usage: Option<i64>,
     source: UsageSource,
     exceeds: bool,
-    /// usage - request (0 when unknown).
-    excess: i64,
+    /// usage - request, exactly (0 when unknown); the process count under PID pressure.
+    excess: Quantity,
 }
 
 fn entry<'a>(pod: &'a Pod, pressure: Pressure, usage: &Usage, assume: Assume) -> Entry<'a> {
-    let resource = pressure.resource();
-    let request = eviction_request(pod, resource).value();
     let measured = usage.get(&pod.key()).and_then(|u| match pressure {
         Pressure::Memory => u.memory,
         Pressure::EphemeralStorage => u.ephemeral_storage,
+        Pressure::Pid => u.processes,
     });
+    let Some(resource) = pressure.resource() else {
+        // rankPIDPressure: priority, then the process count; nothing is requested.
+        let source = match measured {
+            Some(_) => UsageSource::Measured,
+            None => UsageSource::AssumedRequests,
+        };
+        return Entry {
+            pod,
+            request: Quantity::ZERO,
+            usage: measured,
+            source,
+            exceeds: false,
+            excess: Quantity::from_value(measured.unwrap_or(0)),
+        };
+    };
+    let request = eviction_request(pod, resource);
     let (usage, source) = match (measured, assume) {
         (Some(m), _) => (Some(m), UsageSource::Measured),
         (None, Assume::Limits) => match pod_limit(pod, resource) {
@@ -144,12 +177,15 @@ fn entry<'a>(pod: &'a Pod, pressure: Pressure, usage: &Usage, assume: Assume) ->
         },
         (None, Assume::Requests) => (None, UsageSource::AssumedRequests),
     };
-    let (usage, exceeds, excess) = match (usage, source) {
-        (Some(u), _) => (Some(u), u > request, u - request),
+    let (usage, exceeds, excess) = match usage {
+        Some(u) => {
+            let u_q = Quantity::from_value(u);
+            (Some(u), u_q > request, u_q - request)
+        }
         // Unknown usage, assumed to equal the request; a pod requesting nothing still uses
         // something, which exceeds its request.
-        (None, _) if request == 0 => (None, true, 0),
-        (None, _) => (Some(request), false, 0),
+        None if request.is_zero() => (None, true, Quantity::ZERO),
+        None => (Some(request.value()), false, Quantity::ZERO),
     };
     Entry {
         pod,
@@ -161,7 +197,8 @@ fn entry<'a>(pod: &'a Pod, pressure: Pressure, usage: &Usage, assume: Assume) ->
     }
 }
 
-/// `orderedBy(exceedRequests, priority, usageAboveRequest)`: earlier = evicted sooner.
+/// `orderedBy(exceedRequests, priority, usageAboveRequest)` (`orderedBy(priority, process)`
+/// under PID pressure, where `exceeds` is always false): earlier = evicted sooner.
 fn kubelet_cmp(a: &Entry, b: &Entry) -> Ordering {
     b.exceeds
         .cmp(&a.exceeds)
@@ -206,7 +243,7 @@ pub fn rank(
                 tied: end - start,
                 priority: e.pod.priority,
                 class: e.pod.priority_class_name.clone(),
-                request: e.request,
+                request: e.request.value(),
                 usage: e.usage,
                 usage_source: e.source,
                 exceeds_request: e.exceeds,
@@ -288,6 +325,7 @@ mod tests {
                         PodUsage {
                             memory: Some(*v),
                             ephemeral_storage: None,
+                            processes: Some(*v),
                         },
                     )
                 })
@@ -404,6 +442,42 @@ mod tests {
         assert_eq!(o.order[0].usage_source, UsageSource::AssumedLimits);
         assert_eq!(o.order[0].usage, Some(400 * MI));
         assert_eq!(o.order[1].usage_source, UsageSource::AssumedRequests);
+    }
+
+    #[test]
+    fn pid_pressure_is_priority_then_processes() {
+        // Requests do not count: priority first, then the larger process count.
+        let (s, n) = snapshot(vec![
+            pod("few", 0, None),
+            pod("many", 0, Some("1Gi")),
+            pod("high", 10, None),
+            pod("same-a", 5, None),
+            pod("same-b", 5, None),
+        ]);
+        let u = usage(&[
+            ("few", 3),
+            ("many", 300),
+            ("high", 9000),
+            ("same-a", 7),
+            ("same-b", 7),
+        ]);
+        let o = rank(&s, &n, Pressure::Pid, &u, Assume::Requests);
+        assert_eq!(names(&o), ["many", "few", "same-a", "same-b", "high"]);
+        assert_eq!((o.order[2].rank, o.order[2].tied), (3, 2));
+        assert_eq!(o.order[0].usage, Some(300));
+    }
+
+    #[test]
+    fn comparisons_are_exact_like_quantity_cmp() {
+        // A request of 100m bytes rounds up to 1 byte, but 1 byte of usage still exceeds it.
+        let (s, n) = snapshot(vec![
+            pod("milli", 0, Some("100m")),
+            pod("one", 0, Some("1")),
+        ]);
+        let u = usage(&[("milli", 1), ("one", 1)]);
+        let o = rank(&s, &n, Pressure::Memory, &u, Assume::Requests);
+        assert_eq!(names(&o), ["milli", "one"]);
+        assert!(o.order[0].exceeds_request && !o.order[1].exceeds_request);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! ([`quantity`]), pod requests and QoS ([`resources`]), eviction ranking ([`eviction`]), OOM
 //! scores ([`oom`]), scheduler filters ([`schedule`]) and DefaultPreemption ([`preemption`]).
 //! The preemption rules are checked against a real kube-scheduler by the
-//! `cluster_scheduler_agreement` test.
+//! `cluster_scheduler_agreement` test; the eviction order and the OOM scores against the
+//! kubelet's own Go code by `cluster_kubelet_eviction_agreement` and
+//! `kubelet_oom_score_adj_agreement`.
 
 pub mod chart;
 pub mod eviction;

@@ -3,6 +3,36 @@
 
 use crate::quantity::Quantity;
 use crate::selector::{LabelSelector, NodeSelectorTerm, Taint, Toleration};
+
+/// A required (anti-)affinity term: pods matching `selector` in `namespaces` (the owner's own
+/// when the term names none), counted per value of the node label `topology_key`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodAffinityTerm {
+    /// `None`: no `labelSelector`, which matches no pod.
+    pub selector: Option<LabelSelector>,
+    pub namespaces: Vec<String>,
+    /// `namespaceSelector: {}`: every namespace.
+    pub all_namespaces: bool,
+    pub topology_key: String,
+}
+
+impl PodAffinityTerm {
+    /// `AffinityTerm.Matches`: whether `pod` is one of the pods the term of a pod in
+    /// namespace `owner_namespace` is about.
+    pub fn matches(&self, owner_namespace: &str, pod: &Pod) -> bool {
+        let in_namespace = self.all_namespaces
+            || if self.namespaces.is_empty() {
+                pod.namespace == owner_namespace
+            } else {
+                self.namespaces.contains(&pod.namespace)
+            };
+        in_namespace
+            && self
+                .selector
+                .as_ref()
+                .is_some_and(|s| s.matches(&pod.labels))
+    }
+}
 use std::collections::BTreeMap;
 
 /// Resource name -> quantity, as in a container's `resources.requests`.
@@ -23,6 +53,27 @@ pub struct Container {
     /// An init container with `restartPolicy: Always`: a sidecar (KEP-753), which keeps running
     /// next to the regular containers and so adds to their requests.
     pub sidecar: bool,
+    /// `ports[]` entries with a `hostPort`, which the scheduler's NodePorts filter checks.
+    pub host_ports: Vec<HostPort>,
+}
+
+/// A host port as the scheduler keys it (`HostPortInfo`): an empty `hostIP` is `0.0.0.0`
+/// (every address), an empty protocol `TCP`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostPort {
+    pub ip: String,
+    pub protocol: String,
+    pub port: i64,
+}
+
+impl HostPort {
+    /// `HostPortInfo.CheckConflict`: the same protocol and port, on the same address or on
+    /// `0.0.0.0` on either side.
+    pub fn conflicts(&self, other: &HostPort) -> bool {
+        self.protocol == other.protocol
+            && self.port == other.port
+            && (self.ip == other.ip || self.ip == "0.0.0.0" || other.ip == "0.0.0.0")
+    }
 }
 
 /// Who created a pod, from its controlling `ownerReferences` entry.
@@ -65,6 +116,8 @@ pub struct Pod {
     pub node_selector: Labels,
     /// Required node affinity terms (ORed); `None` when there is no required affinity.
     pub affinity_terms: Option<Vec<NodeSelectorTerm>>,
+    /// Required inter-pod anti-affinity terms.
+    pub anti_affinity: Vec<PodAffinityTerm>,
     pub tolerations: Vec<Toleration>,
     // For the catalog, which recognises critical components.
     pub host_network: bool,
@@ -87,6 +140,15 @@ impl Pod {
     pub fn is_node_critical(&self) -> bool {
         self.is_critical()
             && self.priority_class_name.as_deref() == Some(pg_model::SYSTEM_NODE_CRITICAL)
+    }
+
+    /// `GetHostPorts`: host ports of the regular containers and of sidecars (init containers
+    /// that run the pod's whole life); other init containers' ports are not reserved.
+    pub fn host_ports(&self) -> impl Iterator<Item = &HostPort> {
+        self.containers
+            .iter()
+            .chain(self.init_containers.iter().filter(|c| c.sidecar))
+            .flat_map(|c| &c.host_ports)
     }
 
     /// Succeeded and Failed pods are gone for the scheduler (its informer filters them out)

@@ -40,7 +40,13 @@ fn remaining_pod_memory_per_container(pod: &Pod) -> i64 {
     .get(MEMORY)
     .map_or(0, |q| q.value());
     let n = (pod.containers.len() + pod.init_containers.len()) as i64;
-    (pod_req.value() - aggregate) / n.max(1)
+    pod_req.value().wrapping_sub(aggregate) / n.max(1)
+}
+
+/// `1000 - 1000*(request + remaining)/capacity` in Go's int64 arithmetic, which wraps: a
+/// request above ~8Pi overflows `1000*request`, and the kubelet uses the wrapped value.
+fn burstable_formula(request: i64, remaining: i64, capacity: i64) -> i64 {
+    1000i64.wrapping_sub(1000i64.wrapping_mul(request.wrapping_add(remaining)) / capacity)
 }
 
 /// `GetContainerOOMScoreAdjust(pod, container, memoryCapacity)`, with Go's integer arithmetic.
@@ -58,13 +64,12 @@ pub fn container_score_adj(pod: &Pod, c: &Container, kind: ContainerKind, capaci
     } else {
         0
     };
-    let mut adj = 1000 - (1000 * (memory_request(c) + remaining)) / capacity;
+    let mut adj = burstable_formula(memory_request(c), remaining, capacity);
     if kind == ContainerKind::Sidecar {
         // A sidecar never scores above the smallest regular container, so it is not killed
         // before the containers it serves.
         let min_regular = pod.containers.iter().map(memory_request).min().unwrap_or(0);
-        let min_adj = 1000 - (1000 * (min_regular + remaining)) / capacity;
-        adj = adj.min(min_adj);
+        adj = adj.min(burstable_formula(min_regular, remaining, capacity));
     }
     // Burstable stays above Guaranteed (3) and below BestEffort (999).
     if adj < 1000 + GUARANTEED_OOM_SCORE_ADJ {
@@ -215,6 +220,16 @@ mod tests {
         assert_eq!(adj(&pod(container(Some("9Mi"), None), None, 0)), 999);
         assert_eq!(adj(&pod(container(Some("10Mi"), None), None, 0)), 999);
         assert_eq!(adj(&pod(container(Some("17Mi"), None), None, 0)), 998);
+    }
+
+    #[test]
+    fn huge_requests_wrap_as_in_go() {
+        // 1000 * 9Pi overflows int64; the kubelet (as pg-kubelet-harness shows) computes
+        // 1000 - (wrapped product / 8Gi) = 967836648, and so must we, without panicking.
+        assert_eq!(
+            adj(&pod(container(Some("9Pi"), None), None, 0)),
+            967_836_648
+        );
     }
 
     #[test]

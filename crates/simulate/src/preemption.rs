@@ -15,12 +15,15 @@
 //!    latest start time of the highest-priority victims; a remaining tie is broken by Go's map
 //!    order (this simulator reports it and names the first node alphabetically).
 //!
-//! Nodes are all dry-run here; the scheduler dry-runs at most max(10% of nodes, 100) from a
-//! random offset, which only matters above 100 candidate nodes.
+//! Nodes are all dry-run here; the scheduler dry-runs about max(10% of nodes, 100) from a
+//! random offset, which only matters above 100 potential nodes: the result then says so
+//! ([`Sampling`]), since the scheduler may nominate any candidate.
 
 use crate::model::{Pdb, Pod};
 use crate::resources::{Requests, pod_requests};
-use crate::schedule::{Fit, NodeLoad, nominated_load, resources_fit, static_filters};
+use crate::schedule::{
+    Fit, NodeLoad, anti_affinity_fit, nominated_load, ports_fit, resources_fit, static_filters,
+};
 use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::cmp::Ordering;
@@ -65,9 +68,37 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Option::is_none")]
         decided_by: Option<String>,
         candidates: Vec<Candidate>,
+        /// More than 100 nodes could be preempted on: the scheduler dry-runs only a sample.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sampling: Option<Sampling>,
     },
     /// Stays pending.
     Pending { reason: String },
+}
+
+/// DefaultPreemption's candidate sampling (`GetOffsetAndNumCandidates`, `DryRunPreemption`):
+/// with more than 100 nodes where preemption might help, the scheduler dry-runs them from a
+/// random offset, in parallel, and stops once it has `tried` candidates (one of them without
+/// PDB violations); it nominates the best of those. So it may nominate any node in
+/// `candidates`, and `node` only when that node is among the ones it tried.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Sampling {
+    /// Nodes that failed only for reasons preemption can fix.
+    pub potential_nodes: usize,
+    /// max(10% of them, 100): the candidates the scheduler collects before choosing.
+    pub tried: usize,
+}
+
+impl Sampling {
+    /// `calculateNumCandidates` with the default `minCandidateNodesPercentage: 10` and
+    /// `minCandidateNodesAbsolute: 100`; `None` when every potential node is dry-run.
+    pub fn of(potential_nodes: usize) -> Option<Sampling> {
+        let tried = (potential_nodes * 10 / 100).max(100).min(potential_nodes);
+        (tried < potential_nodes).then_some(Sampling {
+            potential_nodes,
+            tried,
+        })
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -117,6 +148,8 @@ fn start_key(t: &Option<String>) -> (bool, &str) {
 /// nominated pods the scheduler reserves room for.
 struct Dry<'a> {
     load: &'a NodeLoad<'a>,
+    /// Every node's load, for anti-affinity across a topology domain.
+    all: &'a [NodeLoad<'a>],
     pod: &'a Pod,
     req: Requests,
     nominated: (Requests, usize),
@@ -132,8 +165,31 @@ impl Dry<'_> {
                 count += 1;
             }
         }
+        let others = self
+            .load
+            .pods
+            .iter()
+            .zip(present)
+            .filter(|(_, here)| **here)
+            .map(|((p, _), _)| *p);
+        let here = self.load.node.name.as_str();
+        let cluster = self
+            .all
+            .iter()
+            .filter(|l| l.node.name != here)
+            .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node)))
+            .chain(
+                self.load
+                    .pods
+                    .iter()
+                    .zip(present)
+                    .filter(|(_, here)| **here)
+                    .map(|((p, _), _)| (*p, self.load.node)),
+            );
         static_filters(self.pod, self.load.node).fits()
+            && ports_fit(self.pod, others).fits()
             && resources_fit(&self.req, self.load.node, &used, count).fits()
+            && anti_affinity_fit(self.pod, self.load.node, cluster).fits()
     }
 }
 
@@ -309,11 +365,23 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
     let mut fitting = Vec::new();
     for load in &loads {
         let fit = match static_filters(pod, load.node) {
-            Fit::Fits => {
-                let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
-                used.add(&load.requested());
-                resources_fit(&req, load.node, &used, n + load.pods.len())
-            }
+            Fit::Fits => match ports_fit(pod, load.pods.iter().map(|(p, _)| *p)) {
+                Fit::Fits => {
+                    let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
+                    used.add(&load.requested());
+                    match resources_fit(&req, load.node, &used, n + load.pods.len()) {
+                        Fit::Fits => anti_affinity_fit(
+                            pod,
+                            load.node,
+                            loads
+                                .iter()
+                                .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node))),
+                        ),
+                        other => other,
+                    }
+                }
+                other => other,
+            },
             other => other,
         };
         if fit.fits() {
@@ -359,6 +427,10 @@ fn preempt(
     loads: &[NodeLoad],
     statuses: &[NodeStatus],
 ) -> Outcome {
+    let potential = statuses
+        .iter()
+        .filter(|st| matches!(st.fit, Fit::Unschedulable(_)))
+        .count();
     let mut candidates = Vec::new();
     for (load, status) in loads.iter().zip(statuses) {
         if !matches!(status.fit, Fit::Unschedulable(_)) {
@@ -366,6 +438,7 @@ fn preempt(
         }
         let dry = Dry {
             load,
+            all: loads,
             pod,
             req: req.clone(),
             nominated: nominated_load(snapshot, &load.node.name, pod),
@@ -389,6 +462,7 @@ fn preempt(
         pdb_violations: c.pdb_violations,
         decided_by,
         candidates: candidates.clone(),
+        sampling: Sampling::of(potential),
     }
 }
 
@@ -433,6 +507,122 @@ mod tests {
 
     fn names(p: &Preemption) -> Vec<&str> {
         p.victims().iter().map(|v| v.pod.as_str()).collect()
+    }
+
+    fn with_port(mut p: Pod, ip: &str, protocol: &str, port: i64) -> Pod {
+        p.containers[0].host_ports.push(crate::model::HostPort {
+            ip: ip.into(),
+            protocol: protocol.into(),
+            port,
+        });
+        p
+    }
+
+    fn term(key: &str, value: &str) -> crate::model::PodAffinityTerm {
+        crate::model::PodAffinityTerm {
+            selector: Some(LabelSelector {
+                match_labels: [(key.to_string(), value.to_string())].into(),
+                match_expressions: vec![],
+            }),
+            topology_key: "kubernetes.io/hostname".into(),
+            ..Default::default()
+        }
+    }
+
+    fn hostname(mut n: Node) -> Node {
+        n.labels
+            .insert("kubernetes.io/hostname".into(), n.name.clone());
+        n
+    }
+
+    #[test]
+    fn anti_affinity_both_ways_preempts_the_conflicting_pod_only() {
+        let mut agent_a = pod("agent-a", Some("a"), 10, "1", 1);
+        agent_a.labels.insert("role".into(), "agent".into());
+        let mut agent_b = pod("agent-b", Some("b"), 1000, "1", 2);
+        agent_b.labels.insert("role".into(), "agent".into());
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8")), hostname(node("b", "8"))],
+            vec![
+                agent_a.clone(),
+                agent_b.clone(),
+                pod("other", Some("a"), 5, "1", 3),
+            ],
+            vec![],
+        );
+        // The pending pod keeps away from agents: only a's (lower-priority) agent can go.
+        let mut shy = pod("shy", None, 100, "1", 9);
+        shy.anti_affinity.push(term("role", "agent"));
+        let p = simulate(&s, &shy);
+        assert!(matches!(&p.nodes[1].fit, Fit::Unschedulable(r) if r.contains("anti-affinity")));
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/agent-a"]);
+        // The agents keep away from it instead: the same victim.
+        agent_a.anti_affinity.push(term("app", "plain"));
+        agent_b.anti_affinity.push(term("app", "plain"));
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8")), hostname(node("b", "8"))],
+            vec![agent_a, agent_b],
+            vec![],
+        );
+        let p = simulate(&s, &pod("plain", None, 100, "1", 9));
+        assert_eq!(names(&p), ["ns/agent-a"]);
+        // Another namespace is out of the term's reach (no namespaces listed: its own).
+        let mut elsewhere = pod("plain", None, 100, "1", 9);
+        elsewhere.namespace = "other".into();
+        assert!(matches!(
+            simulate(&s, &elsewhere).result,
+            Outcome::Fits { .. }
+        ));
+    }
+
+    #[test]
+    fn a_taken_host_port_is_freed_by_preempting_its_holder_only() {
+        // Plenty of CPU; the node-exporter-like pod holds 9100 on every address.
+        let s = Snapshot::from_parts(
+            vec![node("a", "8"), node("b", "8")],
+            vec![
+                with_port(
+                    pod("exporter", Some("a"), 10, "1", 1),
+                    "0.0.0.0",
+                    "TCP",
+                    9100,
+                ),
+                pod("other", Some("a"), 5, "1", 2),
+                with_port(
+                    pod("guard", Some("b"), 1000, "1", 3),
+                    "10.0.0.2",
+                    "TCP",
+                    9100,
+                ),
+            ],
+            vec![],
+        );
+        let agent = with_port(pod("agent", None, 100, "1", 9), "", "TCP", 9100);
+        let agent = with_port(agent, "0.0.0.0", "TCP", 9100);
+        let p = simulate(&s, &agent);
+        assert!(matches!(&p.nodes[0].fit, Fit::Unschedulable(r) if r.contains("free ports")));
+        // b's holder has a higher priority: only a is a candidate, and only the holder goes.
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/exporter"]);
+        // Another protocol or another address does not conflict.
+        let udp = with_port(pod("dns", None, 100, "1", 9), "0.0.0.0", "UDP", 9100);
+        assert!(matches!(simulate(&s, &udp).result, Outcome::Fits { .. }));
+        let s = Snapshot::from_parts(
+            vec![node("b", "8")],
+            vec![with_port(
+                pod("guard", Some("b"), 1000, "1", 3),
+                "10.0.0.2",
+                "TCP",
+                9100,
+            )],
+            vec![],
+        );
+        let other_ip = with_port(pod("x", None, 100, "1", 9), "10.0.0.3", "TCP", 9100);
+        assert!(matches!(
+            simulate(&s, &other_ip).result,
+            Outcome::Fits { .. }
+        ));
     }
 
     #[test]
@@ -498,6 +688,42 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn above_100_potential_nodes_the_choice_is_a_sample() {
+        assert_eq!(Sampling::of(100), None);
+        assert_eq!(
+            Sampling::of(101),
+            Some(Sampling {
+                potential_nodes: 101,
+                tried: 100
+            })
+        );
+        assert_eq!(Sampling::of(2000).map(|s| s.tried), Some(200));
+        let nodes: Vec<Node> = (0..150).map(|i| node(&format!("n{i:03}"), "1")).collect();
+        let pods: Vec<Pod> = (0..150)
+            .map(|i| {
+                let n = format!("n{i:03}");
+                pod(&format!("p{i}"), Some(&n), 10 + i, "1", 1)
+            })
+            .collect();
+        let s = Snapshot::from_parts(nodes, pods, vec![]);
+        let p = simulate(&s, &pod("new", None, 1000, "1", 9));
+        let Outcome::Preempts { node, sampling, .. } = &p.result else {
+            panic!("{:?}", p.result)
+        };
+        assert_eq!(
+            node, "n000",
+            "the lowest victim priority, if the scheduler tries it"
+        );
+        assert_eq!(
+            sampling,
+            &Some(Sampling {
+                potential_nodes: 150,
+                tried: 100
+            })
+        );
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub enum QuantityError {
 impl Quantity {
     pub const ZERO: Quantity = Quantity(0);
 
+    /// `resource.NewQuantity(v)`: exactly `v` units.
+    pub fn from_value(v: i64) -> Quantity {
+        Quantity(i128::from(v) * NANO)
+    }
+
     /// `Value()`: whole units, rounded up (bytes for memory, cores for CPU).
     pub fn value(self) -> i64 {
         to_i64(ceil_div(self.0, NANO))

@@ -1,11 +1,14 @@
 //! The kube-scheduler filters a pending pod must pass on a node, in the default profile's
 //! order: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity (nodeSelector and required
-//! node affinity), NodeResourcesFit (pod count, cpu, memory, ephemeral-storage, extended
-//! resources). Pod (anti-)affinity, topology spread, host ports and volumes are not modelled.
+//! node affinity), NodePorts (host ports), NodeResourcesFit (pod count, cpu, memory,
+//! ephemeral-storage, extended resources), InterPodAffinity (required anti-affinity, the
+//! pending pod's and the running pods'). Required pod affinity, topology spread and volumes
+//! are not modelled.
 //!
-//! The first failing filter decides whether preemption can help: resource shortfalls are
-//! `Unschedulable` (removing pods may fix them) unless the request exceeds the node's whole
-//! allocatable; everything else is `UnschedulableAndUnresolvable`.
+//! The first failing filter decides whether preemption can help: a host port taken, resource
+//! shortfalls and anti-affinity conflicts are `Unschedulable` (removing pods may fix them)
+//! unless the request exceeds the node's whole allocatable; everything else is
+//! `UnschedulableAndUnresolvable`.
 
 use crate::model::{Node, PODS, Pod};
 use crate::resources::{Requests, pod_requests};
@@ -101,6 +104,59 @@ pub fn static_filters(pod: &Pod, node: &Node) -> Fit {
         return Fit::Unresolvable("node(s) didn't match Pod's node affinity/selector".into());
     }
     Fit::Fits
+}
+
+/// NodePorts: the pod's host ports against those of `others` on the node.
+pub fn ports_fit<'a>(pod: &Pod, others: impl IntoIterator<Item = &'a Pod>) -> Fit {
+    let want: Vec<_> = pod.host_ports().collect();
+    if want.is_empty() {
+        return Fit::Fits;
+    }
+    let taken = others
+        .into_iter()
+        .flat_map(|o| o.host_ports())
+        .any(|used| want.iter().any(|w| w.conflicts(used)));
+    if taken {
+        Fit::Unschedulable("node(s) didn't have free ports for the requested pod ports".into())
+    } else {
+        Fit::Fits
+    }
+}
+
+/// InterPodAffinity's anti-affinity checks for `pod` on `node`, with `others` the pods running
+/// in the cluster and their nodes: no pod matching one of `pod`'s required anti-affinity
+/// terms may run in the node's topology domain (nodes with the same value of the term's
+/// topology key), and no pod there may have a term matching `pod`. A node without the key
+/// is in no domain.
+pub fn anti_affinity_fit<'a>(
+    pod: &Pod,
+    node: &Node,
+    others: impl IntoIterator<Item = (&'a Pod, &'a Node)>,
+) -> Fit {
+    let same_domain = |key: &str, other: &Node| {
+        node.labels
+            .get(key)
+            .is_some_and(|v| other.labels.get(key) == Some(v))
+    };
+    let mut existing = false;
+    for (other, other_node) in others {
+        if pod
+            .anti_affinity
+            .iter()
+            .any(|t| same_domain(&t.topology_key, other_node) && t.matches(&pod.namespace, other))
+        {
+            return Fit::Unschedulable("node(s) didn't match pod anti-affinity rules".into());
+        }
+        existing |= other
+            .anti_affinity
+            .iter()
+            .any(|t| same_domain(&t.topology_key, other_node) && t.matches(&other.namespace, pod));
+    }
+    if existing {
+        Fit::Unschedulable("node(s) didn't satisfy existing pods anti-affinity rules".into())
+    } else {
+        Fit::Fits
+    }
 }
 
 /// NodeResourcesFit's `fitsRequest`: `pods` pods already requesting `used` on `node`.

@@ -1,7 +1,7 @@
 //! The terminal view of a [`Simulation`]: sections for eviction order, OOM scores, preemption
 //! and critical pods' exposure, before and after side by side, critical components marked ▶.
 
-use crate::eviction::{EvictionOrder, Ranked, place};
+use crate::eviction::{EvictionOrder, Pressure, Ranked, place};
 use crate::oom::{ContainerKind, OomTable};
 use crate::preemption::{Outcome, Preemption};
 use crate::quantity::{bytes, millis};
@@ -138,7 +138,13 @@ fn write_summary(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Resu
     }
 }
 
-fn usage_text(r: &Ranked) -> String {
+fn usage_text(r: &Ranked, pressure: Pressure) -> String {
+    if pressure == Pressure::Pid {
+        return match r.usage {
+            Some(n) => format!("{n} processes ({})", r.usage_source.as_str()),
+            None => "processes unknown".into(),
+        };
+    }
     let usage = match r.usage {
         Some(u) => bytes(u),
         None => ">0".into(),
@@ -201,7 +207,7 @@ fn write_eviction(
                     mark(&r.pod),
                     fit(&r.pod, 44),
                     r.priority,
-                    usage_text(r)
+                    usage_text(r, before.pressure)
                 );
                 let style = if sim.critical_pods.contains_key(&r.pod) {
                     RED
@@ -402,6 +408,7 @@ fn outcome_lines(pre: &Preemption) -> Vec<String> {
             pdb_violations,
             decided_by,
             candidates,
+            sampling,
         } => {
             let mut lines = vec![format!(
                 "{head}: preempts {} pod(s) on {node}{}{}",
@@ -416,6 +423,13 @@ fn outcome_lines(pre: &Preemption) -> Vec<String> {
                     .map(|d| format!(" (chosen by: {d})"))
                     .unwrap_or_default()
             )];
+            if let Some(sm) = sampling {
+                lines.push(format!(
+                    "  {} nodes could make room: the scheduler dry-runs about {} of them from a random \
+                     one and nominates the best it tried, so any candidate below may be chosen",
+                    sm.potential_nodes, sm.tried
+                ));
+            }
             for v in victims {
                 lines.push(format!(
                     "  victim {} (priority {}{}){}",
@@ -523,4 +537,52 @@ fn write_risks(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Result
         "{} --node NODE for a node's whole eviction and OOM order, --pending POD.yaml for preemption, --with-fixes to compare",
         p.paint(BOLD, "hint:")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Container, Node, Pod};
+    use crate::quantity::Quantity;
+    use crate::snapshot::Snapshot;
+
+    fn cpu(v: &str) -> crate::model::ResourceList {
+        [("cpu".to_string(), Quantity::parse(v).unwrap())].into()
+    }
+
+    fn pod(name: &str, node: Option<&str>, priority: i64) -> Pod {
+        Pod {
+            namespace: "ns".into(),
+            name: name.into(),
+            node_name: node.map(str::to_string),
+            priority,
+            containers: vec![Container {
+                name: "c".into(),
+                requests: cpu("1"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_sampled_preemption_says_any_candidate_may_be_chosen() {
+        let nodes: Vec<Node> = (0..120)
+            .map(|i| Node {
+                name: format!("n{i:03}"),
+                allocatable: cpu("1"),
+                ..Default::default()
+            })
+            .collect();
+        let pods = (0..120)
+            .map(|i| pod(&format!("p{i}"), Some(&format!("n{i:03}")), 10))
+            .collect();
+        let s = Snapshot::from_parts(nodes, pods, vec![]);
+        let lines = outcome_lines(&crate::preemption::simulate(&s, &pod("new", None, 100)));
+        assert!(
+            lines.iter().any(|l| l
+                .contains("120 nodes could make room: the scheduler dry-runs about 100 of them")),
+            "{lines:#?}"
+        );
+    }
 }

@@ -6,12 +6,12 @@
 //! ```yaml
 //! # a map from namespace/pod to quantities
 //! kube-system/kube-multus-ds-x7k2p: {memory: 48Mi, ephemeral-storage: 10Mi}
-//! shop/cart-0: {memory: 1.2Gi}
+//! shop/cart-0: {memory: 1.2Gi, processes: 40}
 //! ```
 //!
 //! or the kubelet's own stats summary (`kubectl get --raw
 //! /api/v1/nodes/NODE/proxy/stats/summary`), from which the eviction manager itself reads
-//! `memory.workingSetBytes` and `ephemeral-storage.usedBytes`.
+//! `memory.workingSetBytes`, `ephemeral-storage.usedBytes` and `process_stats.process_count`.
 
 use crate::SimulateError;
 use crate::quantity::Quantity;
@@ -24,6 +24,8 @@ pub struct PodUsage {
     pub memory: Option<i64>,
     /// Bytes of local ephemeral storage (container writable layers, logs, emptyDirs).
     pub ephemeral_storage: Option<i64>,
+    /// Processes (PID pressure).
+    pub processes: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -41,6 +43,7 @@ impl Usage {
             let slot = self.pods.entry(k).or_default();
             slot.memory = u.memory.or(slot.memory);
             slot.ephemeral_storage = u.ephemeral_storage.or(slot.ephemeral_storage);
+            slot.processes = u.processes.or(slot.processes);
         }
         self.source = match (self.source.take(), other.source) {
             (Some(a), Some(b)) => Some(format!("{a}, {b}")),
@@ -86,6 +89,7 @@ impl Usage {
                     PodUsage {
                         memory: p["memory"]["workingSetBytes"].as_i64(),
                         ephemeral_storage: p["ephemeral-storage"]["usedBytes"].as_i64(),
+                        processes: p["process_stats"]["process_count"].as_i64(),
                     },
                 );
             }
@@ -111,6 +115,7 @@ impl Usage {
                 PodUsage {
                     memory: quantity("memory")?,
                     ephemeral_storage: quantity("ephemeral-storage")?,
+                    processes: quantity("processes")?,
                 },
             );
         }
@@ -125,7 +130,7 @@ mod tests {
     #[test]
     fn simple_map() {
         let u = Usage::parse(
-            b"kube-system/multus: {memory: 48Mi, ephemeral-storage: 1Gi}\nshop/cart: {memory: 1000}\n",
+            b"kube-system/multus: {memory: 48Mi, ephemeral-storage: 1Gi, processes: 12}\nshop/cart: {memory: 1000}\n",
             "u.yaml",
         )
         .unwrap();
@@ -134,6 +139,7 @@ mod tests {
             u.get("kube-system/multus").unwrap().ephemeral_storage,
             Some(1 << 30)
         );
+        assert_eq!(u.get("kube-system/multus").unwrap().processes, Some(12));
         assert_eq!(u.get("shop/cart").unwrap().ephemeral_storage, None);
         assert!(Usage::parse(b"nopod: {memory: 1}", "u").is_err());
         assert!(Usage::parse(b"a/b: {memory: lots}", "u").is_err());
@@ -143,13 +149,14 @@ mod tests {
     fn kubelet_stats_summary() {
         let json = br#"{"node":{"nodeName":"n1"},"pods":[{"podRef":{"name":"p","namespace":"ns","uid":"u"},
             "memory":{"workingSetBytes":1048576,"usageBytes":2097152},
-            "ephemeral-storage":{"usedBytes":4096}}]}"#;
+            "ephemeral-storage":{"usedBytes":4096},"process_stats":{"process_count":7}}]}"#;
         let u = Usage::parse(json, "summary.json").unwrap();
         assert_eq!(
             u.get("ns/p"),
             Some(&PodUsage {
                 memory: Some(1 << 20),
-                ephemeral_storage: Some(4096)
+                ephemeral_storage: Some(4096),
+                processes: Some(7),
             })
         );
     }

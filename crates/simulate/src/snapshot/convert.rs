@@ -2,7 +2,9 @@
 //! manifest has not been through yet (requests default to limits) is applied here too.
 
 use super::raw;
-use crate::model::{Class, Container, Node, Owner, Pdb, Pod, ResourceList};
+use crate::model::{
+    Class, Container, HostPort, Node, Owner, Pdb, Pod, PodAffinityTerm, ResourceList,
+};
 use crate::quantity::Quantity;
 use crate::selector::{LabelSelector, NodeSelectorTerm, Requirement, Taint, Toleration};
 
@@ -40,8 +42,29 @@ fn container(c: &raw::Container, what: &str, problems: &mut Vec<String>) -> Cont
     let limits = resources(res.and_then(|r| r.limits.as_ref()), &what, problems);
     let mut requests = resources(res.and_then(|r| r.requests.as_ref()), &what, problems);
     default_requests(&mut requests, &limits);
+    let host_ports = c
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(HostPort {
+                ip: p
+                    .host_ip
+                    .clone()
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| "0.0.0.0".into()),
+                protocol: p
+                    .protocol
+                    .clone()
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| "TCP".into()),
+                port: p.host_port.filter(|p| *p > 0)?,
+            })
+        })
+        .collect();
     Container {
         name,
+        host_ports,
         image: c.image.clone().unwrap_or_default(),
         requests,
         limits,
@@ -134,9 +157,33 @@ pub fn pod(
                 })
                 .collect()
         });
+    let anti_affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| a.required_during_scheduling_ignored_during_execution.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let ns_selector = t.namespace_selector.as_ref().map(label_selector);
+            if ns_selector.as_ref().is_some_and(|s| !s.is_empty()) {
+                problems.push(format!(
+                    "{what}: a pod anti-affinity term selects namespaces by label, which a snapshot \
+                     cannot evaluate; only its listed namespaces are counted"
+                ));
+            }
+            PodAffinityTerm {
+                selector: t.label_selector.as_ref().map(label_selector),
+                namespaces: t.namespaces.clone().unwrap_or_default(),
+                all_namespaces: ns_selector.is_some_and(|s| s.is_empty()),
+                topology_key: t.topology_key.clone().unwrap_or_default(),
+            }
+        })
+        .collect();
     Pod {
         namespace,
         name,
+        anti_affinity,
         labels: meta.labels.clone().unwrap_or_default(),
         owner,
         static_or_mirror: annotations

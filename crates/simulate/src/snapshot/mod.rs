@@ -246,6 +246,7 @@ fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) 
         PodUsage {
             memory: Some(memory.value()),
             ephemeral_storage: None,
+            processes: None,
         },
     );
     usage.source = Some("PodMetrics in the snapshot".into());

@@ -142,6 +142,16 @@ pub struct Container {
     pub image: Option<String>,
     pub resources: Option<Resources>,
     pub restart_policy: Option<String>,
+    pub ports: Option<Vec<ContainerPort>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ContainerPort {
+    pub host_port: Option<i64>,
+    #[serde(rename = "hostIP")]
+    pub host_ip: Option<String>,
+    pub protocol: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -197,6 +207,22 @@ impl<'de> Deserialize<'de> for IntOrString {
 #[serde(default, rename_all = "camelCase")]
 pub struct Affinity {
     pub node_affinity: Option<NodeAffinity>,
+    pub pod_anti_affinity: Option<PodAntiAffinity>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodAntiAffinity {
+    pub required_during_scheduling_ignored_during_execution: Option<Vec<PodAffinityTerm>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PodAffinityTerm {
+    pub label_selector: Option<LabelSelector>,
+    pub namespaces: Option<Vec<String>>,
+    pub namespace_selector: Option<LabelSelector>,
+    pub topology_key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -57,6 +57,13 @@ pub struct PodSpec {
     pub started: u32,
     /// Required node affinity on `metadata.name`, as the DaemonSet controller pins its pods.
     pub pinned_to: Option<String>,
+    /// A `hostPort` (TCP, every address), as node agents such as exporters use.
+    pub host_port: Option<u16>,
+    /// Labelled `role: agent`.
+    pub agent: bool,
+    /// A required pod anti-affinity term on `kubernetes.io/hostname` against pods with this
+    /// label (`key=value`).
+    pub anti_affinity: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -78,6 +85,21 @@ pub struct Scenario {
 
 const APPS: [&str; 3] = ["a", "b", "c"];
 
+/// What each scenario exercises, in turn.
+pub const KINDS: [&str; 8] = [
+    "cpu",
+    "memory",
+    "pdb",
+    "pod-count",
+    "daemonset",
+    "special",
+    "host-port",
+    "anti-affinity",
+];
+
+/// The host port the `host-port` scenarios fight over.
+pub const HOST_PORT: u16 = 9100;
+
 /// Classes for pods already running (mostly below the usual preemptor's pg-top).
 const RUNNING_CLASSES: [Option<&str>; 7] = [
     None,
@@ -92,7 +114,8 @@ const RUNNING_CLASSES: [Option<&str>; 7] = [
 pub fn scenario(id: usize) -> Scenario {
     let mut rng = Rng::new(id as u64 + 1);
     let ns = format!("s{id:02}");
-    let kind = ["cpu", "memory", "pdb", "pod-count", "daemonset", "special"][id % 6];
+    let kind = KINDS[id % KINDS.len()];
+    let round = id / KINDS.len();
     let node_count = 2 + rng.below(2) as usize;
     let mut nodes: Vec<NodeSpec> = (0..node_count)
         .map(|n| NodeSpec {
@@ -109,7 +132,12 @@ pub fn scenario(id: usize) -> Scenario {
         let j = rng.below(i as u64 + 1) as usize;
         started.swap(i, j);
     }
-    let mut next_pod = |node: &NodeSpec, class: Option<&'static str>, cpu_m, mem_mi, app| {
+    let mut next_pod = |node: &NodeSpec,
+                        class: Option<&'static str>,
+                        cpu_m,
+                        mem_mi,
+                        app,
+                        host_port: Option<u16>| {
         let i = pods.len();
         pods.push(PodSpec {
             name: format!("p{i}"),
@@ -120,6 +148,9 @@ pub fn scenario(id: usize) -> Scenario {
             app,
             started: started[i],
             pinned_to: None,
+            host_port,
+            agent: false,
+            anti_affinity: None,
         });
     };
     match kind {
@@ -132,7 +163,14 @@ pub fn scenario(id: usize) -> Scenario {
                         break;
                     }
                     free -= mem;
-                    next_pod(node, rng.pick(&RUNNING_CLASSES), 100, mem, rng.pick(&APPS));
+                    next_pod(
+                        node,
+                        rng.pick(&RUNNING_CLASSES),
+                        100,
+                        mem,
+                        rng.pick(&APPS),
+                        None,
+                    );
                 }
             }
         }
@@ -140,7 +178,44 @@ pub fn scenario(id: usize) -> Scenario {
             for node in nodes.iter_mut() {
                 node.pods = 2 + rng.below(3) as i64;
                 for _ in 0..node.pods {
-                    next_pod(node, rng.pick(&RUNNING_CLASSES), 100, 64, rng.pick(&APPS));
+                    next_pod(
+                        node,
+                        rng.pick(&RUNNING_CLASSES),
+                        100,
+                        64,
+                        rng.pick(&APPS),
+                        None,
+                    );
+                }
+            }
+        }
+        "host-port" | "anti-affinity" => {
+            // Each node: a pod holding the port (or the agent the preemptor must not share a
+            // node with) at some priority, then CPU filled to half or (every other round)
+            // completely.
+            for node in &nodes {
+                let (class, app) = (rng.pick(&RUNNING_CLASSES), rng.pick(&APPS));
+                let port = (kind == "host-port").then_some(HOST_PORT);
+                next_pod(node, class, 250, 128, app, port);
+                let mut free = if round.is_multiple_of(2) {
+                    node.cpu_m / 2
+                } else {
+                    node.cpu_m
+                } - 250;
+                loop {
+                    let cpu = rng.pick(&[250, 500, 750]);
+                    if cpu > free {
+                        break;
+                    }
+                    free -= cpu;
+                    next_pod(
+                        node,
+                        rng.pick(&RUNNING_CLASSES),
+                        cpu,
+                        128,
+                        rng.pick(&APPS),
+                        None,
+                    );
                 }
             }
         }
@@ -153,12 +228,33 @@ pub fn scenario(id: usize) -> Scenario {
                         break;
                     }
                     free -= cpu;
-                    next_pod(node, rng.pick(&RUNNING_CLASSES), cpu, 128, rng.pick(&APPS));
+                    next_pod(
+                        node,
+                        rng.pick(&RUNNING_CLASSES),
+                        cpu,
+                        128,
+                        rng.pick(&APPS),
+                        None,
+                    );
                 }
             }
         }
     }
-    let pdbs = if kind == "pdb" && (id / 6) % 2 == 1 {
+    if kind == "anti-affinity" {
+        // The first pod of each node is the agent. Two rounds in three the preemptor keeps
+        // away from agents; in the third the agents keep away from the preemptor (the
+        // scheduler's check of the running pods' terms).
+        let mut seen = std::collections::BTreeSet::new();
+        for p in pods.iter_mut() {
+            if seen.insert(p.node.clone()) {
+                p.agent = true;
+                if round % 3 == 2 {
+                    p.anti_affinity = Some("app=preemptor");
+                }
+            }
+        }
+    }
+    let pdbs = if kind == "pdb" && round % 2 == 1 {
         // Every app under a budget that allows no disruption: any preemption violates one,
         // and the scheduler must pick the node where it violates fewest.
         (0..APPS.len())
@@ -212,6 +308,9 @@ pub fn scenario(id: usize) -> Scenario {
         app: "preemptor",
         started: 100,
         pinned_to: None,
+        host_port: None,
+        agent: false,
+        anti_affinity: None,
     };
     match kind {
         "memory" => {
@@ -232,7 +331,20 @@ pub fn scenario(id: usize) -> Scenario {
                 other.cpu_m += 4000;
             }
         }
-        "special" => match (id / 6) % 3 {
+        "host-port" => {
+            // As much CPU as the port's holder: on a full node, removing the holder must make
+            // room for both. (Not more: with two victims the real scheduler may retry after
+            // the first deletion, fail, and sit out its unschedulable-pods timeout.)
+            preemptor.host_port = Some(HOST_PORT);
+            preemptor.cpu_m = 250;
+        }
+        "anti-affinity" => {
+            preemptor.cpu_m = 250;
+            if round % 3 != 2 {
+                preemptor.anti_affinity = Some("role=agent");
+            }
+        }
+        "special" => match round % 3 {
             0 => preemptor.class = Some("pg-never"),
             1 => preemptor.cpu_m = max_cpu + 1000,
             _ => preemptor.class = Some("pg-low"),
@@ -264,6 +376,9 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
         p.name
     );
     let _ = writeln!(y, "  labels:\n    app: {}", p.app);
+    if p.agent {
+        y.push_str("    role: agent\n");
+    }
     y.push_str("spec:\n  terminationGracePeriodSeconds: 0\n");
     if let Some(n) = &p.node {
         let _ = writeln!(y, "  nodeName: {n}");
@@ -271,10 +386,20 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
     if let Some(c) = p.class {
         let _ = writeln!(y, "  priorityClassName: {c}");
     }
+    if p.pinned_to.is_some() || p.anti_affinity.is_some() {
+        y.push_str("  affinity:\n");
+    }
+    if let Some(selector) = p.anti_affinity {
+        let (key, value) = selector.split_once('=').unwrap();
+        let _ = writeln!(
+            y,
+            "    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n      - topologyKey: kubernetes.io/hostname\n        labelSelector:\n          matchLabels:\n            {key}: {value}"
+        );
+    }
     if let Some(n) = &p.pinned_to {
         let _ = writeln!(
             y,
-            "  affinity:\n    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields:\n          - key: metadata.name\n            operator: In\n            values: [{n}]"
+            "    nodeAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n        nodeSelectorTerms:\n        - matchFields:\n          - key: metadata.name\n            operator: In\n            values: [{n}]"
         );
     }
     let _ = writeln!(
@@ -282,6 +407,12 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
         "  containers:\n  - name: main\n    image: pause:3.10\n    resources:\n      requests:\n        cpu: {}m\n        memory: {}Mi",
         p.cpu_m, p.mem_mi
     );
+    if let Some(port) = p.host_port {
+        let _ = writeln!(
+            y,
+            "    ports:\n    - containerPort: 8080\n      hostPort: {port}"
+        );
+    }
     y
 }
 

@@ -28,13 +28,17 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-const SCENARIOS: usize = 36;
+/// 13 of each of the eight kinds.
+const SCENARIOS: usize = 104;
 
 /// What the scenarios are built to make the real scheduler do; each must happen at least once.
-const INTENDED: [&str; 4] = [
+const INTENDED: [&str; 7] = [
     "preempts",
     "preempts, violating a PDB",
     "preempts for a pinned DaemonSet pod",
+    "preempts for a host port",
+    "preempts for its anti-affinity",
+    "preempts for the running pods' anti-affinity",
     "stays pending",
 ];
 
@@ -262,6 +266,15 @@ fn observed_outcome(s: &Scenario, seen: &Observed) -> &'static str {
     }
     if s.preemptor.pinned_to.is_some() {
         return "preempts for a pinned DaemonSet pod";
+    }
+    if s.preemptor.host_port.is_some() {
+        return "preempts for a host port";
+    }
+    if s.preemptor.anti_affinity.is_some() {
+        return "preempts for its anti-affinity";
+    }
+    if s.pods.iter().any(|p| p.anti_affinity.is_some()) {
+        return "preempts for the running pods' anti-affinity";
     }
     let violated = s.pdbs.iter().any(|b| {
         let gone = seen
