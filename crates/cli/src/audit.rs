@@ -71,6 +71,10 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     let mut audit = pg_checks::audit(&loaded.objects, &catalog, &config);
     drop(std::mem::take(&mut loaded.objects));
     crate::simulate::add_risk_lines(&a.input, &loaded, &mut audit.findings, &catalog);
+    let pictures = (a.format == Format::Html).then(|| {
+        let n = audit.components.len();
+        crate::html::pictures(&a.input, &loaded, &audit.findings, n, &catalog)
+    });
     let input_errors = loaded.problems.iter().any(|p| !p.skipped);
     let report = Report {
         findings: audit.findings,
@@ -90,13 +94,22 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    pg_report::render(
-        a.format,
-        &report,
-        &pg_checks::checks_info(),
-        &opts,
-        &mut out,
-    )?;
+    match pictures {
+        Some(pictures) => {
+            let page = pg_report::html::Page {
+                pictures,
+                ..Default::default()
+            };
+            pg_report::html::render_page(&report, &page, &opts, &mut out)?
+        }
+        None => pg_report::render(
+            a.format,
+            &report,
+            &pg_checks::checks_info(),
+            &opts,
+            &mut out,
+        )?,
+    }
     out.flush()?;
     drop(out);
     let event_errors = a.events && !record_events(&a.input.cluster, &report.findings)?;
