@@ -46,6 +46,8 @@ struct Run {
     console: Vec<String>,
     /// URLs the page asked for that are neither `file:` nor on 127.0.0.1.
     outside: Vec<String>,
+    /// Every URL the page asked for.
+    requests: Vec<String>,
 }
 
 struct Browser {
@@ -115,22 +117,33 @@ impl Browser {
             .filter(|l| l.contains(":CONSOLE"))
             .map(str::to_string)
             .collect();
+        let requests = page_requests(&net_log);
+        let outside = requests
+            .iter()
+            .filter(|url| {
+                !(url.starts_with("file:")
+                    || url.starts_with("http://127.0.0.1:")
+                    || url.starts_with("ws://127.0.0.1:"))
+            })
+            .cloned()
+            .collect();
         Run {
             stdout,
             console,
-            outside: outside_requests(&net_log),
+            outside,
+            requests,
         }
     }
 }
 
-/// The URLs of requests a page started (Chromium's own background requests have the
-/// initiator "not an origin") that go somewhere other than a file or 127.0.0.1.
-fn outside_requests(net_log: &Path) -> Vec<String> {
+/// The URLs of the requests a page started (Chromium's own background requests have the
+/// initiator "not an origin").
+fn page_requests(net_log: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(net_log).expect("chromium wrote its net log");
     let log: serde_json::Value = serde_json::from_str(&text).expect("net log is JSON");
     let start_job = &log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"];
     assert!(start_job.is_u64(), "net log has URL_REQUEST_START_JOB");
-    let mut outside = Vec::new();
+    let mut urls = Vec::new();
     for event in log["events"].as_array().unwrap() {
         if &event["type"] != start_job {
             continue;
@@ -143,14 +156,9 @@ fn outside_requests(net_log: &Path) -> Vec<String> {
         let Some(url) = params["url"].as_str() else {
             continue;
         };
-        let local = url.starts_with("file:")
-            || url.starts_with("http://127.0.0.1:")
-            || url.starts_with("ws://127.0.0.1:");
-        if !local {
-            outside.push(url.to_string());
-        }
+        urls.push(url.to_string());
     }
-    outside
+    urls
 }
 
 /// Decodes a screenshot and returns its size and number of distinct colours.
@@ -340,4 +348,211 @@ fn html_report_in_a_real_browser() {
     assert!(sorted.contains("aria-sort=\"descending\""), "{sorted}");
 
     assert_screenshots(&mut browser, &url, "report");
+}
+
+/// A GET on 127.0.0.1: the status and the body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+/// A running `priorityguard serve`, killed when dropped.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(kubeconfig: &Path) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_priorityguard"))
+        .args([
+            "serve",
+            "--metrics",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+        ])
+        .arg(kubeconfig)
+        .env_remove("KUBECONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            eprintln!("serve: {line}");
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve names its dashboard");
+        if let Some(url) = line.strip_prefix("priorityguard: dashboard on http://") {
+            break url.trim_end_matches('/').to_string();
+        }
+    };
+    let served = Served { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&served.addr, "/readyz").0 != 200 {
+        assert!(Instant::now() < deadline, "not ready after 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    served
+}
+
+/// The seed's cluster (crates/simulate/tests/data/seed-outage): node-a full of ordinary pods
+/// and a Multus pod without a class, in a real kube-apiserver; `audit --cluster -o html` and
+/// `serve`'s dashboard show its row and node-a's eviction picture, and the dashboard follows
+/// the cluster.
+#[test]
+fn cluster_html_report_and_dashboard_in_a_real_browser() {
+    pg_testenv::require_cluster!();
+    let Some(bin) = chromium() else {
+        pg_testenv::skip!("chromium is not installed; scripts/install-deps installs it");
+    };
+    let mut browser = Browser::new(bin);
+    let cluster = pg_testenv::TestCluster::start(pg_testenv::Options::default()).unwrap();
+    cluster.create_fake_node("node-a", "4", "8Gi", "110");
+    let seed = repo_root().join("crates/simulate/tests/data/seed-outage/cluster.yaml");
+    cluster.kubectl_ok(&["create", "-f", seed.to_str().unwrap()], None);
+    let kubeconfig = cluster.kubeconfig_path();
+
+    // audit --cluster -o html: the same page, the picture from the live nodes.
+    let out = priorityguard(&[
+        "audit",
+        "--cluster",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "-o",
+        "html",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = browser.dir.path().join("cluster.html");
+    std::fs::write(&report, &out.stdout).unwrap();
+    let run = browser.run(&file_url(&report), &["--dump-dom"]);
+    assert_eq!(run.console, Vec::<String>::new());
+    assert_eq!(run.outside, Vec::<String>::new());
+    assert_seed_picture(&run.stdout);
+
+    // The dashboard.
+    let served = serve(kubeconfig);
+    let url = format!("http://{}/", served.addr);
+    // Long enough (in the browser's virtual time) for the script to poll /generation.
+    let run = browser.run(&url, &["--dump-dom", "--virtual-time-budget=5000"]);
+    assert_eq!(run.console, Vec::<String>::new());
+    assert_eq!(run.outside, Vec::<String>::new());
+    let dom = run.stdout;
+    assert_seed_picture(&dom);
+    assert!(dom.contains("<body data-generation=\"1\">"), "{dom}");
+    assert!(dom.contains("<p id=\"live\""), "{dom}");
+    // The script polls the evaluation number (the CSP lets it, and only there).
+    let poll = format!("http://{}/generation", served.addr);
+    assert!(run.requests.contains(&poll), "{:?}", run.requests);
+    // No secret reaches the page: not the kubeconfig's path, nor its credentials.
+    let config = std::fs::read_to_string(kubeconfig).unwrap();
+    for line in config.lines() {
+        if let Some((key, value)) = line.trim().split_once(": ")
+            && [
+                "token",
+                "client-key-data",
+                "client-certificate-data",
+                "password",
+            ]
+            .contains(&key)
+        {
+            assert!(!dom.contains(value.trim()), "{key} in the page");
+        }
+    }
+    assert!(!dom.contains(kubeconfig.to_str().unwrap()), "{dom}");
+    assert_screenshots(&mut browser, &url, "dashboard");
+
+    // The cluster changes: Multus goes. /generation moves on, and the page of that
+    // evaluation no longer lists it.
+    let multus_pod = "kube-multus-ds-7xk2p";
+    cluster.kubectl_ok(
+        &[
+            "delete",
+            "pod",
+            "-n",
+            "kube-system",
+            multus_pod,
+            "--grace-period=0",
+            "--force",
+        ],
+        None,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while http_get(&served.addr, "/generation").1.trim() == "1" {
+        assert!(Instant::now() < deadline, "no new evaluation within 60 s");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let run = browser.run(&url, &["--dump-dom"]);
+    assert_eq!(run.console, Vec::<String>::new());
+    let dom = run.stdout;
+    assert!(!dom.contains("<body data-generation=\"1\">"), "{dom}");
+    assert!(!dom.contains(multus_pod), "{dom}");
+    assert!(
+        !dom.contains("data-object=\"kube-system/DaemonSet/kube-multus-ds\""),
+        "{dom}"
+    );
+}
+
+/// What a user must see about the seed's cluster: the Multus row at risk with
+/// `system-node-critical` recommended, and node-a's eviction chart with Multus evictable
+/// before and immune after.
+fn assert_seed_picture(dom: &str) {
+    assert!(dom.contains("<html lang=\"en\" class=\"js\">"), "{dom}");
+    let multus = component_row(dom, "kube-system/DaemonSet/kube-multus-ds");
+    assert!(multus.contains(">at risk<"), "{multus}");
+    assert!(
+        multus.contains("<code>system-node-critical</code>"),
+        "{multus}"
+    );
+    let eviction = &dom[dom
+        .find("<section id=\"eviction\">")
+        .expect("eviction section")..];
+    assert!(
+        eviction.contains("<h3>Node <code>node-a</code></h3>"),
+        "{eviction}"
+    );
+    assert!(
+        eviction.contains("class=\"crit\"></rect><text x=\"26\" y=\"91\">1st-5th  kube-system/kube-multus-ds-7xk2p"),
+        "{eviction}"
+    );
+    assert!(
+        eviction.contains("kube-system/kube-multus-ds-7xk2p  (priority 2000001000)"),
+        "{eviction}"
+    );
 }
