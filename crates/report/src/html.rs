@@ -26,7 +26,8 @@ const STYLE: &str = include_str!("html.css");
 const SCRIPT: &str = include_str!("html.js");
 /// The script's SHA-256 (base64) for the Content-Security-Policy: no other script can run,
 /// even if an escaping bug let markup through. `html_browser.rs` fails on the console error a
-/// stale hash causes.
+/// stale hash causes (which names the right one); or recompute it with
+/// `openssl dgst -sha256 -binary crates/report/src/html.js | base64`.
 const SCRIPT_SHA256: &str = "oJ8c//vnApx7y2EpzE5hapeOoceJ9w1yBt+eMbIlfcw=";
 /// Nodes drawn in full (chart and OOM table): the ones holding the most exposed critical pods.
 const MAX_NODES: usize = 3;

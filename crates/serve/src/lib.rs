@@ -69,10 +69,11 @@ impl From<ClusterError> for ServeError {
 /// What [`run`] tells its caller along the way, one line each (the CLI prints them on stderr).
 #[derive(Debug)]
 pub enum Notice<'a> {
-    /// The server is bound (with the real port when 0 was asked for).
-    Listening(SocketAddr),
-    /// Where the dashboard is (the same server).
+    /// Where the dashboard is, once the server is bound (with the real port when 0 was asked
+    /// for); [`Notice::Listening`] follows.
     Dashboard(SocketAddr),
+    /// The server is bound: where the metrics are.
+    Listening(SocketAddr),
     /// Every kind is listed and the first evaluation is published: `/readyz` says ok.
     Ready {
         target: &'a Target,
@@ -152,8 +153,8 @@ async fn serve(opts: Options, notice: &(dyn Fn(&Notice<'_>) + Sync)) -> Result<(
         addr: opts.listen,
         source,
     })?;
-    notice(&Notice::Listening(addr));
     notice(&Notice::Dashboard(addr));
+    notice(&Notice::Listening(addr));
 
     let target = watch.target();
     let label = target
