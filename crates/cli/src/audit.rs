@@ -161,10 +161,14 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     } else {
         None
     };
-    let mut report = match &selection {
-        Some(Selection::Many(fleet)) => audit_fleet(fleet, &catalog, &config),
-        Some(Selection::One(opts)) => audit_one(&a.input, Some(opts), &catalog, &config)?,
-        None => audit_one(&a.input, None, &catalog, &config)?,
+    let html = a.format == Format::Html;
+    let (mut report, pictures) = match &selection {
+        Some(Selection::Many(fleet)) => (
+            audit_fleet(fleet, &catalog, &config),
+            html.then(|| pg_report::html::Pictures::Unavailable(FLEET_NO_PICTURE.into())),
+        ),
+        Some(Selection::One(opts)) => audit_one(&a.input, Some(opts), &catalog, &config, html)?,
+        None => audit_one(&a.input, None, &catalog, &config, html)?,
     };
     let input_errors = report.errors().next().is_some();
     // On a terminal the problems were already printed on stderr.
@@ -178,13 +182,22 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
-    pg_report::render(
-        a.format,
-        &report,
-        &pg_checks::checks_info(),
-        &opts,
-        &mut out,
-    )?;
+    match pictures {
+        Some(pictures) => {
+            let page = pg_report::html::Page {
+                pictures,
+                ..Default::default()
+            };
+            pg_report::html::render_page(&report, &page, &opts, &mut out)?
+        }
+        None => pg_report::render(
+            a.format,
+            &report,
+            &pg_checks::checks_info(),
+            &opts,
+            &mut out,
+        )?,
+    }
     out.flush()?;
     drop(out);
     let event_errors = a.events
@@ -196,24 +209,35 @@ pub fn run(a: AuditArgs) -> anyhow::Result<u8> {
     Ok(exit_code(&report, a.fail_on, input_errors || event_errors))
 }
 
-/// Files, or one cluster: the report as it has always been.
+/// Why a multi-cluster HTML page has no eviction picture: each cluster's nodes are simulated
+/// on their own, one `--context` at a time.
+const FLEET_NO_PICTURE: &str = "several clusters were audited; run `audit --cluster --context NAME -o html` for one cluster's eviction picture";
+
+/// Files, or one cluster: the report as it has always been, and with `pictures` (`-o html`)
+/// the eviction picture of the nodes behind it.
 fn audit_one(
     input: &InputArgs,
     cluster: Option<&pg_cluster::ClusterOptions>,
     catalog: &Catalog,
     config: &Config,
-) -> anyhow::Result<Report> {
+    pictures: bool,
+) -> anyhow::Result<(Report, Option<pg_report::html::Pictures>)> {
     let mut loaded = load_inputs(input, cluster, catalog)?;
     let mut audit = pg_checks::audit(&loaded.objects, catalog, config);
     drop(std::mem::take(&mut loaded.objects));
     crate::simulate::add_risk_lines(input, &loaded, &mut audit.findings, catalog);
-    Ok(Report {
+    let pictures = pictures.then(|| {
+        let n = audit.components.len();
+        crate::html::pictures(input, cluster, &loaded, &audit.findings, n, catalog)
+    });
+    let report = Report {
         findings: audit.findings,
         components: audit.components,
         problems: loaded.problems,
         stats: loaded.stats,
         clusters: Vec::new(),
-    })
+    };
+    Ok((report, pictures))
 }
 
 /// Several clusters, each audited on its own (a class defined in one cluster says nothing

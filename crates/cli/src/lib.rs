@@ -6,6 +6,7 @@ mod audit;
 mod catalog;
 mod classes;
 mod fix;
+mod html;
 mod krm;
 mod output;
 mod policy;

@@ -220,35 +220,9 @@ pub fn add_risk_lines(
     {
         return;
     }
-    let had_problem = |path: &str| {
-        loaded
-            .problems
-            .iter()
-            .any(|p| p.source == path || p.source.starts_with(&format!("{path}:")))
+    let Some(snapshot) = files_snapshot(input, loaded) else {
+        return;
     };
-    let files: Vec<&String> = input
-        .paths
-        .iter()
-        .filter(|p| !had_problem(p))
-        .filter(|p| {
-            std::fs::metadata(p).is_ok_and(|m| {
-                m.is_file()
-                    && (is_json(p) || m.len() <= input.max_yaml_size.saturating_mul(1 << 20))
-            })
-        })
-        .collect();
-    if files.is_empty() {
-        return;
-    }
-    // Files that are not snapshots (templates, other YAML) simply contribute no nodes.
-    let mut builder = Builder::default();
-    for f in &files {
-        let _ = builder.add_file(f);
-    }
-    let snapshot = builder.finish();
-    if snapshot.nodes.is_empty() {
-        return;
-    }
     let critical: Vec<usize> = (0..findings.len())
         .filter(|&i| findings[i].component.is_some())
         .collect();
@@ -274,6 +248,39 @@ pub fn add_risk_lines(
     for (i, line) in critical.into_iter().zip(lines) {
         findings[i].risk = line;
     }
+}
+
+/// The nodes, pods and classes of the audited files, when they include nodes (a `kubectl get
+/// nodes,pods,... -o json` snapshot). Only files the audit read without a problem are read
+/// again, YAML ones within the audit's size limit.
+pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
+    let had_problem = |path: &str| {
+        loaded
+            .problems
+            .iter()
+            .any(|p| p.source == path || p.source.starts_with(&format!("{path}:")))
+    };
+    let files: Vec<&String> = input
+        .paths
+        .iter()
+        .filter(|p| !had_problem(p))
+        .filter(|p| {
+            std::fs::metadata(p).is_ok_and(|m| {
+                m.is_file()
+                    && (is_json(p) || m.len() <= input.max_yaml_size.saturating_mul(1 << 20))
+            })
+        })
+        .collect();
+    if files.is_empty() {
+        return None;
+    }
+    // Files that are not snapshots (templates, other YAML) simply contribute no nodes.
+    let mut builder = Builder::default();
+    for f in &files {
+        let _ = builder.add_file(f);
+    }
+    let snapshot = builder.finish();
+    (!snapshot.nodes.is_empty()).then_some(snapshot)
 }
 
 /// Whether a file starts like JSON (which is parsed as it is read, so its size does not matter).

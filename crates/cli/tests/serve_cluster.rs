@@ -556,6 +556,8 @@ fn cluster_serve_deploy_manifests_apply_and_are_restricted() {
     for created in [
         "serviceaccount/priorityguard created (server dry run)",
         "clusterrolebinding.rbac.authorization.k8s.io/priorityguard-serve created (server dry run)",
+        "clusterrole.rbac.authorization.k8s.io/priorityguard-serve-simulate created (server dry run)",
+        "clusterrolebinding.rbac.authorization.k8s.io/priorityguard-serve-simulate created (server dry run)",
         "deployment.apps/priorityguard created (server dry run)",
         "service/priorityguard created (server dry run)",
     ] {
@@ -580,6 +582,11 @@ fn cluster_serve_deploy_manifests_apply_and_are_restricted() {
         value(&served.scrape(), "priorityguard_findings", &MULTUS),
         Some(1.0)
     );
+    // The dashboard's simulation may list what it reads (nodes, PodDisruptionBudgets).
+    let page = served.get("/");
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("kube-multus-ds"), "{}", page.body);
+    assert!(!page.body.contains("No picture"), "{}", page.body);
     drop(served);
 
     // The pod template passes the `restricted` Pod Security Standard without warnings, and
@@ -625,7 +632,8 @@ fn cluster_serve_deploy_manifests_apply_and_are_restricted() {
     pg_cli::parse_for_tests(&argv).expect("the Deployment's args parse");
     assert_eq!(argv[1..4], ["serve", "--metrics", "--listen"]);
     let port = container["ports"][0]["containerPort"].as_u64().unwrap();
-    assert!(argv[4].ends_with(&format!(":{port}")), "{argv:?}");
+    // Every interface, not serve's loopback default: Prometheus scrapes the pod's IP.
+    assert_eq!(argv[4], format!("0.0.0.0:{port}"), "{argv:?}");
 
     // The ServiceMonitor selects the Service by its labels and port name.
     let read = |rel: &str| -> serde_json::Value {

@@ -22,10 +22,12 @@ pub enum Format {
     Github,
     /// A Markdown summary for PR comments and `$GITHUB_STEP_SUMMARY`.
     Markdown,
+    /// One self-contained HTML page (summary, critical components, findings, eviction picture).
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 8] = [
         Format::Table,
         Format::Json,
         Format::Yaml,
@@ -33,6 +35,7 @@ impl Format {
         Format::Junit,
         Format::Github,
         Format::Markdown,
+        Format::Html,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Format {
             Format::Junit => "junit",
             Format::Github => "github",
             Format::Markdown => "markdown",
+            Format::Html => "html",
         }
     }
 }
@@ -101,7 +105,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "unknown output format `xml` (expected one of: table, json, yaml, sarif, junit, \
-             github, markdown)"
+             github, markdown, html)"
         );
     }
 }

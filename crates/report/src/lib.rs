@@ -7,6 +7,7 @@
 
 mod format;
 mod github;
+pub mod html;
 mod json;
 mod junit;
 mod markdown;
@@ -39,7 +40,8 @@ pub struct RenderOptions {
     pub show_components: bool,
 }
 
-/// Writes `report` to `out` in `format`.
+/// Writes `report` to `out` in `format`. (`html` without an eviction picture: see
+/// [`html::render_page`] for the page with one.)
 ///
 /// `checks` documents the checks (SARIF rules, JUnit failure texts); findings of a check missing
 /// from it are still rendered, just without that documentation.
@@ -58,5 +60,6 @@ pub fn render(
         Format::Junit => junit::render(report, checks, out),
         Format::Github => github::render(report, out),
         Format::Markdown => markdown::render(report, out),
+        Format::Html => html::render_page(report, &html::Page::default(), opts, out),
     }
 }

@@ -1,19 +1,22 @@
 //! `priorityguard serve --metrics`: keeps an audit of a live cluster current and serves it over
-//! HTTP as Prometheus metrics.
+//! HTTP as Prometheus metrics and as a dashboard page.
 //!
 //! [`run`] watches every kind `audit --cluster` lists ([`pg_cluster::Watch`]), reruns
 //! [`pg_checks::audit`] with the CLI's catalog and config once the initial lists are complete
 //! and then after each burst of changes, and serves the findings on `/metrics` (see
-//! `docs/serve.md` for every series), with `/healthz` and `/readyz` for probes.
+//! `docs/serve.md` for every series) and as `audit -o html`'s page on `/` (which reloads itself
+//! when `/generation` moves on), with `/healthz` and `/readyz` for probes.
 //!
 //! Bursts are debounced: an evaluation runs once no change has arrived for [`QUIET`], or
 //! [`MAX_DELAY`] after the first change it covers, whichever comes first. A rollout of 500 pods
 //! thus costs a handful of evaluations, and a cluster that never stops changing is still
 //! evaluated every few seconds.
 
+mod dashboard;
 mod http;
 mod metrics;
 
+use dashboard::Dashboard;
 use http::Shared;
 use pg_catalog::Catalog;
 use pg_checks::Config;
@@ -66,7 +69,10 @@ impl From<ClusterError> for ServeError {
 /// What [`run`] tells its caller along the way, one line each (the CLI prints them on stderr).
 #[derive(Debug)]
 pub enum Notice<'a> {
-    /// The server is bound (with the real port when 0 was asked for).
+    /// Where the dashboard is, once the server is bound (with the real port when 0 was asked
+    /// for); [`Notice::Listening`] follows.
+    Dashboard(SocketAddr),
+    /// The server is bound: where the metrics are.
     Listening(SocketAddr),
     /// Every kind is listed and the first evaluation is published: `/readyz` says ok.
     Ready {
@@ -92,6 +98,7 @@ impl fmt::Display for Notice<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Notice::Listening(addr) => write!(f, "serving metrics on http://{addr}/metrics"),
+            Notice::Dashboard(addr) => write!(f, "dashboard on http://{addr}/"),
             Notice::Ready {
                 target,
                 objects,
@@ -146,9 +153,16 @@ async fn serve(opts: Options, notice: &(dyn Fn(&Notice<'_>) + Sync)) -> Result<(
         addr: opts.listen,
         source,
     })?;
+    notice(&Notice::Dashboard(addr));
     notice(&Notice::Listening(addr));
 
-    let shared = Arc::new(Shared::default());
+    let target = watch.target();
+    let label = target
+        .context
+        .clone()
+        .unwrap_or_else(|| target.server.clone());
+    let dashboard = Dashboard::new(opts.cluster.clone(), opts.catalog.clone(), label);
+    let shared = Arc::new(Shared::new(dashboard));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, http::router(Arc::clone(&shared))).with_graceful_shutdown(
         async move {
@@ -263,7 +277,9 @@ impl Evaluator<'_> {
         self.shared
             .metrics
             .record_evaluation(&audit.findings, SystemTime::now(), took);
-        (audit.findings.len(), took)
+        let findings = audit.findings.len();
+        self.shared.dashboard.publish(audit, watch.objects());
+        (findings, took)
     }
 }
 
