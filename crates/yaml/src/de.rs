@@ -192,10 +192,19 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     }
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
+/// A plain scalar's boolean as Kubernetes reads it: sigs.k8s.io/yaml (kubectl, Helm, the API
+/// server's YAML) resolves scalars with go-yaml v2, which follows YAML 1.1, so `yes`, `on` and
+/// `y` are true and `no`, `off` and `n` false (`globalDefault: yes` makes a global default).
+/// A field that expects a string still gets the text (`deserialize_str`), as
+/// sigs.k8s.io/yaml keeps it for a typed string field.
+pub fn parse_bool(v: &str) -> Option<bool> {
     match v {
-        "true" | "True" | "TRUE" => Some(true),
-        "false" | "False" | "FALSE" => Some(false),
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n" | "N" => {
+            Some(false)
+        }
         _ => None,
     }
 }

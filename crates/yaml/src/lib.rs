@@ -5,7 +5,7 @@
 pub mod de;
 pub mod tree;
 
-pub use de::{DeError, NodeDe, OriginalText};
+pub use de::{DeError, NodeDe, OriginalText, parse_bool};
 pub use saphyr_parser::ScalarStyle;
 pub use tree::{NodeId, NodeKind, Pos, Tree, Unit, YamlError, parse_stream};
 

@@ -143,17 +143,18 @@ fn convert(tree: &Tree, id: NodeId, name: &Arc<str>) -> Val {
     Val { value, from }
 }
 
-/// YAML 1.2 core schema typing of a scalar, as Helm's YAML library reads values.
+/// A scalar typed as Helm reads values (sigs.k8s.io/yaml over go-yaml v2: YAML 1.1 booleans,
+/// so `enabled: yes` is true; checked with helm 3 and 4 `kindOf`).
 fn scalar(text: &str, style: ScalarStyle) -> Value {
     if style != ScalarStyle::Plain {
         return Value::Str(text.to_string());
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => Value::Null,
-        "true" | "True" | "TRUE" => Value::Bool(true),
-        "false" | "False" | "FALSE" => Value::Bool(false),
         _ => {
-            if let Ok(i) = text.parse::<i64>() {
+            if let Some(b) = pg_yaml::parse_bool(text) {
+                Value::Bool(b)
+            } else if let Ok(i) = text.parse::<i64>() {
                 Value::Int(i)
             } else if let Ok(f) = text.parse::<f64>()
                 && text.bytes().any(|b| b.is_ascii_digit())
@@ -188,5 +189,16 @@ mod tests {
         assert!(base.get("d").is_none());
         assert!(!val("x: \"\"\n").get("x").unwrap().truthy());
         assert!(!val("x: {}\n").get("x").unwrap().truthy());
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_as_helm_reads_them() {
+        let v = val("a: yes\nb: off\nc: y\nd: \"yes\"\ne: yess\n");
+        let kind = |k: &str| v.get(k).unwrap().value.clone();
+        assert_eq!(kind("a"), Value::Bool(true));
+        assert_eq!(kind("b"), Value::Bool(false));
+        assert_eq!(kind("c"), Value::Bool(true));
+        assert_eq!(kind("d"), Value::Str("yes".into()));
+        assert_eq!(kind("e"), Value::Str("yess".into()));
     }
 }
