@@ -42,9 +42,11 @@ re-parsing and re-auditing the result. Exit 2: a file could not be read, fixed o
 line on stderr each; the original is left as it was).
 
 Cluster: without --apply the patches are only printed (as `kubectl patch` commands). With
---apply every patch is first sent as a server-side dry run; then, after --yes or a
-confirmation, the owning workloads' pod templates are patched with field manager
-`priorityguard`. Deployments, DaemonSets and StatefulSets roll their pods to the new template.
+--apply every patch is a server-side apply of priorityClassName alone, with field manager
+`priorityguard`, sent first as a dry run; then, after --yes or a confirmation, for real. A class
+that another manager owns (Helm, Argo CD, Flux, kubectl) is a conflict that names it: fix it
+where that manager takes it from, or take the field with --force-conflicts. Deployments,
+DaemonSets and StatefulSets roll their pods to the new template.
 Bare pods are never patched: a pod's priority is fixed when it is created, so it must be
 recreated from a fixed manifest.
 
@@ -125,6 +127,11 @@ pub struct FixArgs {
         require_equals = true
     )]
     pub dry_run: Option<DryRun>,
+    /// Take priorityClassName from the field manager that owns it (Helm, Argo CD, Flux,
+    /// kubectl): without it, an owned class is reported as a conflict naming its owner, who
+    /// would put the old value back at its next sync
+    #[arg(long, requires = "apply")]
+    pub force_conflicts: bool,
 }
 
 impl FixArgs {
@@ -438,7 +445,11 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
     }
 
     writeln!(out, "\nserver-side dry run on {target}:")?;
-    let dry = pg_cluster::apply(&opts, &patches, true)?;
+    let mode = pg_cluster::ApplyMode {
+        dry_run_only: true,
+        force_conflicts: a.force_conflicts,
+    };
+    let dry = pg_cluster::apply(&opts, &patches, mode)?;
     let mut failed = report(&mut out, &dry)?;
     if a.dry_run == Some(DryRun::Server) || failed == patches.len() {
         return Ok(if failed > 0 { EXIT_ERROR } else { EXIT_CLEAN });
@@ -449,7 +460,11 @@ fn run_cluster(a: FixArgs, policy: &Policy, catalog: &Catalog) -> anyhow::Result
         return Ok(EXIT_CLEAN);
     }
     writeln!(out, "\napplying:")?;
-    let applied = pg_cluster::apply(&opts, &patches, false)?;
+    let mode = pg_cluster::ApplyMode {
+        dry_run_only: false,
+        ..mode
+    };
+    let applied = pg_cluster::apply(&opts, &patches, mode)?;
     failed = report(&mut out, &applied)?;
     Ok(if failed > 0 { EXIT_ERROR } else { EXIT_CLEAN })
 }

@@ -1,9 +1,13 @@
 //! `fix --cluster --apply`: server-side dry run of every patch, then the real patches.
 //!
-//! The dry run (`dryRun=All`) goes through admission and validation exactly like the real
-//! request, so a missing PriorityClass, an RBAC gap or an admission policy shows up before
-//! anything changes. Patches carry the field manager `priorityguard`, so `managedFields` shows
-//! who set the class.
+//! Each patch is a server-side apply of the one field (`priorityClassName` in the pod
+//! template) with the field manager `priorityguard`, the kubectl-native way: `managedFields`
+//! shows who set the class, and a class another manager owns (Helm, Argo CD, Flux, kubectl)
+//! is a conflict that names it instead of a silent change it would undo at its next sync;
+//! `force_conflicts` takes the field anyway. The dry run (`dryRun=All`) goes through
+//! admission, validation and conflict detection exactly like the real request, so a missing
+//! PriorityClass, an RBAC gap, an admission policy or an owner shows up before anything
+//! changes.
 
 use crate::ClusterOptions;
 use crate::connect::{self, Env, Resolved, Target};
@@ -12,8 +16,11 @@ use crate::kinds;
 use crate::list::runtime;
 use crate::plan::PlannedPatch;
 use crate::retry;
-use kube::api::{Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::Status;
 use pg_model::{ObjectRef, WorkloadKind};
+use serde_json::{Value, json};
+use std::sync::Mutex;
 
 /// The field manager recorded in `managedFields` for our patches.
 pub const FIELD_MANAGER: &str = "priorityguard";
@@ -33,22 +40,32 @@ pub struct ApplyResult {
 pub fn apply(
     opts: &ClusterOptions,
     patches: &[PlannedPatch],
-    dry_run_only: bool,
+    mode: ApplyMode,
 ) -> Result<Vec<ApplyResult>, ClusterError> {
     let resolved = connect::resolve(opts, &Env::current())?;
-    runtime()?.block_on(apply_all(&resolved, patches, dry_run_only))
+    runtime()?.block_on(apply_all(&resolved, patches, mode))
+}
+
+/// How far [`apply`] goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApplyMode {
+    /// Stop after the server-side dry run.
+    pub dry_run_only: bool,
+    /// Take `priorityClassName` from the manager that owns it (`--force-conflicts`).
+    pub force_conflicts: bool,
 }
 
 async fn apply_all(
     resolved: &Resolved,
     patches: &[PlannedPatch],
-    dry_run_only: bool,
+    mode: ApplyMode,
 ) -> Result<Vec<ApplyResult>, ClusterError> {
     let client = connect::client(resolved)?;
     let target = &resolved.target;
+    let force = mode.force_conflicts;
     let mut results = Vec::with_capacity(patches.len());
     for p in patches {
-        let outcome = patch_one(&client, target, p, true)
+        let outcome = patch_one(&client, target, p, true, force)
             .await?
             .map_err(|e| format!("server-side dry run: {e}"));
         results.push(ApplyResult {
@@ -56,12 +73,12 @@ async fn apply_all(
             outcome,
         });
     }
-    if dry_run_only {
+    if mode.dry_run_only {
         return Ok(results);
     }
     for (result, p) in results.iter_mut().zip(patches) {
         if result.outcome.is_ok() {
-            result.outcome = patch_one(&client, target, p, false).await?;
+            result.outcome = patch_one(&client, target, p, false, force).await?;
         }
     }
     Ok(results)
@@ -73,6 +90,7 @@ async fn patch_one(
     target: &Target,
     p: &PlannedPatch,
     dry_run: bool,
+    force: bool,
 ) -> Result<Result<(), String>, ClusterError> {
     let Some(kind) = WorkloadKind::from_kind(&p.object.kind).filter(|k| *k != WorkloadKind::Pod)
     else {
@@ -80,21 +98,34 @@ async fn patch_one(
     };
     let api = kinds::workload(kind);
     let namespace = p.object.namespace.as_deref().unwrap_or("default");
-    let url = api.url_path(Some(namespace));
+    let resource = api.api_resource();
+    let objects: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let body = apply_configuration(p, &resource.api_version, namespace);
     let params = PatchParams {
         dry_run,
+        force,
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
+    // The owners named by a conflict (409), kept from the typed status before it is
+    // classified into one line.
+    let owners: Mutex<Vec<Owner>> = Mutex::default();
     let sent = retry::send(retry::DEFAULT, target, || {
-        let http = kube::core::Request::new(url.clone()).patch(
-            &p.object.name,
-            &params,
-            &Patch::Merge(&p.json_merge_patch),
-        );
+        let (objects, params, body, owners) = (&objects, &params, &body, &owners);
         async move {
-            let http = http.map_err(kube::Error::BuildRequest)?;
-            client.request_text(http).await
+            // Apply creates what does not exist: the object's resourceVersion makes it an
+            // update of this very version (404 when it is gone, 409 when it changed since).
+            let current = objects.get_metadata(&p.object.name).await?;
+            let mut body = body.clone();
+            body["metadata"]["resourceVersion"] = json!(current.metadata.resource_version);
+            objects
+                .patch(&p.object.name, params, &Patch::Apply(&body))
+                .await
+                .inspect_err(|e| {
+                    if let kube::Error::Api(status) = e {
+                        *owners.lock().unwrap_or_else(|e| e.into_inner()) = conflicts(status);
+                    }
+                })
         }
     })
     .await;
@@ -135,7 +166,14 @@ async fn patch_one(
         Failure::Api {
             status: 409,
             message,
-        } => format!("conflict (409): {message}; re-run the audit and try again"),
+        } => {
+            let owners = owners.into_inner().unwrap_or_else(|e| e.into_inner());
+            if owners.is_empty() {
+                format!("conflict (409): {message}; re-run the audit and try again")
+            } else {
+                owned_by_another(&owners)
+            }
+        }
         Failure::Api {
             status: 422,
             message,
@@ -143,4 +181,132 @@ async fn patch_one(
         Failure::Api { status, message } => format!("failed ({status}): {message}"),
     };
     Ok(Err(line))
+}
+
+/// The apply configuration: the object's identity and the one field of the merge patch, so
+/// the field manager owns `priorityClassName` and nothing else.
+fn apply_configuration(p: &PlannedPatch, api_version: &str, namespace: &str) -> Value {
+    let mut body = json!({
+        "apiVersion": api_version,
+        "kind": p.object.kind,
+        "metadata": { "name": p.object.name, "namespace": namespace },
+    });
+    if let (Some(body), Some(patch)) = (body.as_object_mut(), p.json_merge_patch.as_object()) {
+        body.extend(patch.clone());
+    }
+    body
+}
+
+/// A field manager that owns a field the apply would change.
+#[derive(Debug, PartialEq, Eq)]
+struct Owner {
+    manager: String,
+    field: String,
+}
+
+/// The owners of a server-side apply conflict: the status causes of reason
+/// `FieldManagerConflict` (message `conflict with "helm" using apps/v1`, field
+/// `.spec.template.spec.priorityClassName`).
+fn conflicts(status: &Status) -> Vec<Owner> {
+    let Some(details) = &status.details else {
+        return Vec::new();
+    };
+    details
+        .causes
+        .iter()
+        .filter(|c| c.reason == "FieldManagerConflict")
+        .filter_map(|c| {
+            let manager = c.message.split('"').nth(1)?;
+            Some(Owner {
+                manager: manager.to_string(),
+                field: c.field.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The tool behind a field manager's name, and what it does to a field changed behind its
+/// back.
+fn tool_of(manager: &str) -> Option<(&'static str, &'static str)> {
+    match manager {
+        "helm" => Some(("Helm", "at its next `helm upgrade`")),
+        m if m.starts_with("argocd") => Some(("Argo CD", "at its next sync")),
+        "kustomize-controller" | "helm-controller" => Some(("Flux", "at its next reconciliation")),
+        m if m.starts_with("kubectl") => {
+            Some(("kubectl", "at the next `kubectl apply` of its manifest"))
+        }
+        _ => None,
+    }
+}
+
+/// One line for a conflict: who owns the field, what it will do, and the two ways out.
+fn owned_by_another(owners: &[Owner]) -> String {
+    let named: Vec<String> = owners
+        .iter()
+        .map(|o| match tool_of(&o.manager) {
+            Some((tool, when)) => format!(
+                "\"{}\" ({tool}) owns {} and will put its value back {when}",
+                o.manager, o.field
+            ),
+            None => format!("\"{}\" owns {}", o.manager, o.field),
+        })
+        .collect();
+    format!(
+        "conflict (409): {}; change the class where that manager takes it from (chart values, \
+         Git), or re-run with --force-conflicts to take the field",
+        named.join("; ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 409 as the API server sends it, with one cause.
+    fn status(reason: &str, message: &str, field: &str) -> Status {
+        serde_json::from_value(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 409,
+            "reason": "Conflict", "message": "Apply failed with 1 conflict",
+            "details": {"causes": [{"reason": reason, "message": message, "field": field}]},
+        }))
+        .expect("a Status")
+    }
+
+    #[test]
+    fn a_conflict_names_its_owner_and_the_way_out() {
+        let owners = conflicts(&status(
+            "FieldManagerConflict",
+            "conflict with \"helm\" using apps/v1",
+            ".spec.template.spec.priorityClassName",
+        ));
+        assert_eq!(
+            owners,
+            vec![Owner {
+                manager: "helm".into(),
+                field: ".spec.template.spec.priorityClassName".into()
+            }]
+        );
+        let line = owned_by_another(&owners);
+        assert!(
+            line.contains("\"helm\" (Helm) owns .spec.template.spec.priorityClassName"),
+            "{line}"
+        );
+        assert!(
+            line.contains("helm upgrade") && line.contains("--force-conflicts"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn other_causes_are_not_owners() {
+        let owners = conflicts(&status("FieldValueInvalid", "\"x\"", "spec"));
+        assert!(owners.is_empty());
+        assert_eq!(tool_of("argocd-controller").map(|t| t.0), Some("Argo CD"));
+        assert_eq!(tool_of("kustomize-controller").map(|t| t.0), Some("Flux"));
+        assert_eq!(
+            tool_of("kubectl-client-side-apply").map(|t| t.0),
+            Some("kubectl")
+        );
+        assert_eq!(tool_of("my-operator"), None);
+    }
 }

@@ -33,7 +33,7 @@ mod watch;
 
 use std::path::PathBuf;
 
-pub use apply::{ApplyResult, FIELD_MANAGER, apply};
+pub use apply::{ApplyMode, ApplyResult, FIELD_MANAGER, apply};
 pub use connect::{Target, contexts, target};
 pub use error::ClusterError;
 pub use events::{EventResult, REPORTING_CONTROLLER, Recorded, record_events};

@@ -106,7 +106,7 @@ fn cluster_stopped_apiserver_is_unreachable() {
     // fix --apply stops the same way: an Err, not one failure per object.
     let patches = pg_cluster::plan(&[multus_finding()]).0;
     assert_eq!(patches.len(), 1);
-    let err = pg_cluster::apply(&opts_for(&kubeconfig), &patches, false).unwrap_err();
+    let err = pg_cluster::apply(&opts_for(&kubeconfig), &patches, APPLY).unwrap_err();
     assert!(matches!(err, ClusterError::Unreachable { .. }), "{err}");
 }
 

@@ -82,12 +82,12 @@ fn cluster_fix_patches_multus_and_apiserver_resolves_priority() {
 
     let opts = opts_for(cluster.kubeconfig_path());
     // Dry run only: the server accepts it, nothing changes.
-    let dry = pg_cluster::apply(&opts, &patches, true).expect("dry run");
+    let dry = pg_cluster::apply(&opts, &patches, DRY_RUN).expect("dry run");
     assert!(dry.iter().all(|r| r.outcome.is_ok()), "{dry:#?}");
     assert_eq!(template_class(&cluster), "");
 
     // The real thing.
-    let results = pg_cluster::apply(&opts, &patches, false).expect("apply");
+    let results = pg_cluster::apply(&opts, &patches, APPLY).expect("apply");
     assert_eq!(
         results,
         patches
@@ -192,7 +192,7 @@ fn cluster_fix_patches_multus_and_apiserver_resolves_priority() {
     );
     // Nothing left to plan, and applying the same patch again changes nothing.
     assert!(pg_cluster::plan(&after).0.is_empty(), "{after:#?}");
-    let again = pg_cluster::apply(&opts, std::slice::from_ref(multus_patch), false).unwrap();
+    let again = pg_cluster::apply(&opts, std::slice::from_ref(multus_patch), APPLY).unwrap();
     assert!(again[0].outcome.is_ok());
 }
 
@@ -246,7 +246,7 @@ spec:
         patch("Deployment", "gone"),
         patch("Deployment", "web"),
     ];
-    let results = pg_cluster::apply(&opts_for(cluster.kubeconfig_path()), &patches, false).unwrap();
+    let results = pg_cluster::apply(&opts_for(cluster.kubeconfig_path()), &patches, APPLY).unwrap();
     let job_err = results[0].outcome.as_ref().unwrap_err();
     assert!(
         job_err.starts_with("server-side dry run: rejected (422)"),
@@ -277,4 +277,105 @@ spec:
         None,
     );
     assert_eq!(class, "system-cluster-critical");
+}
+
+/// Server-side apply: a class another field manager owns (here Helm's) is a conflict naming
+/// it, in the dry run and for real, and nothing changes; `force_conflicts` takes the field,
+/// and `priorityguard` then owns it (operation Apply).
+#[test]
+fn cluster_fix_names_the_manager_that_owns_the_class() {
+    pg_testenv::require_cluster!();
+    let cluster = start(Options::default());
+    cluster.kubectl_ok(&["create", "namespace", "apps"], None);
+    let deployment = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: dns
+  namespace: apps
+spec:
+  selector:
+    matchLabels: {app: dns}
+  template:
+    metadata:
+      labels: {app: dns}
+    spec:
+      priorityClassName: low
+      containers:
+      - name: c
+        image: registry.invalid/dns:1
+"#;
+    cluster.kubectl_ok(
+        &["create", "--field-manager=helm", "-f", "-"],
+        Some(deployment),
+    );
+    let class = || {
+        cluster.kubectl_ok(
+            &[
+                "get",
+                "deployment",
+                "-n",
+                "apps",
+                "dns",
+                "-o",
+                "jsonpath={.spec.template.spec.priorityClassName}",
+            ],
+            None,
+        )
+    };
+    let patch = PlannedPatch {
+        object: ObjectRef {
+            kind: "Deployment".to_string(),
+            namespace: Some("apps".to_string()),
+            name: "dns".to_string(),
+        },
+        class: "system-cluster-critical".to_string(),
+        json_merge_patch: serde_json::json!(
+            {"spec":{"template":{"spec":{"priorityClassName":"system-cluster-critical"}}}}
+        ),
+        will_roll: true,
+    };
+    let opts = opts_for(cluster.kubeconfig_path());
+    let patches = std::slice::from_ref(&patch);
+
+    for mode in [DRY_RUN, APPLY] {
+        let results = pg_cluster::apply(&opts, patches, mode).unwrap();
+        let err = results[0].outcome.as_ref().unwrap_err();
+        assert!(
+            err.starts_with("server-side dry run: conflict (409): \"helm\" (Helm) owns .spec.template.spec.priorityClassName"),
+            "{err}"
+        );
+        assert!(err.contains("--force-conflicts"), "{err}");
+        assert_eq!(class(), "low");
+    }
+
+    let force = pg_cluster::ApplyMode {
+        force_conflicts: true,
+        ..APPLY
+    };
+    let results = pg_cluster::apply(&opts, patches, force).unwrap();
+    assert!(results[0].outcome.is_ok(), "{results:#?}");
+    assert_eq!(class(), "system-cluster-critical");
+    let owners = cluster.kubectl_json(&[
+        "get",
+        "deployment",
+        "-n",
+        "apps",
+        "dns",
+        "--show-managed-fields",
+        "-o",
+        "json",
+    ]);
+    let ours = owners["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["manager"] == pg_cluster::FIELD_MANAGER)
+        .unwrap_or_else(|| panic!("no priorityguard entry: {owners:#}"));
+    assert_eq!(ours["operation"], "Apply");
+    assert!(
+        ours["fieldsV1"]["f:spec"]["f:template"]["f:spec"]
+            .get("f:priorityClassName")
+            .is_some(),
+        "{ours:#}"
+    );
 }

@@ -103,7 +103,7 @@ fn cluster_rbac_docs_apply_cleanly_and_are_sufficient() {
     // ...but may not patch: one line per object, pointing at the fix role.
     let patch = coredns_patch();
     let results =
-        pg_cluster::apply(&opts_for(&auditor), std::slice::from_ref(&patch), true).unwrap();
+        pg_cluster::apply(&opts_for(&auditor), std::slice::from_ref(&patch), DRY_RUN).unwrap();
     let err = results[0].outcome.as_ref().unwrap_err();
     eprintln!("message: {err}");
     assert_eq!(
@@ -115,7 +115,7 @@ fn cluster_rbac_docs_apply_cleanly_and_are_sufficient() {
     let fixer = cluster.kubeconfig_for_user("fred", &["priorityguard-fixers"]);
     assert!(pg_cluster::load(&opts_for(&fixer)).is_ok());
     let results =
-        pg_cluster::apply(&opts_for(&fixer), std::slice::from_ref(&patch), false).unwrap();
+        pg_cluster::apply(&opts_for(&fixer), std::slice::from_ref(&patch), APPLY).unwrap();
     assert_eq!(results[0].outcome, Ok(()));
     let class = cluster.kubectl_ok(
         &[

@@ -109,3 +109,15 @@ pub fn pod_names(cluster: &TestCluster, namespace: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// `apply()` that stops after the server-side dry run.
+pub const DRY_RUN: pg_cluster::ApplyMode = pg_cluster::ApplyMode {
+    dry_run_only: true,
+    force_conflicts: false,
+};
+
+/// `apply()` for real, leaving fields other managers own alone.
+pub const APPLY: pg_cluster::ApplyMode = pg_cluster::ApplyMode {
+    dry_run_only: false,
+    force_conflicts: false,
+};
