@@ -2,7 +2,9 @@
 //! label) or by the host paths they mount, and the order in which their patterns are tried.
 
 use crate::glob::glob_match;
-use pg_model::{Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, Workload, WorkloadKind};
+use pg_model::{
+    CommandLine, Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, Workload, WorkloadKind,
+};
 use serde::Deserialize;
 
 /// One known critical component and how to recognise it.
@@ -20,6 +22,12 @@ pub struct Entry {
     pub source: Option<String>,
     #[serde(default)]
     pub images: Vec<String>,
+    /// Command-line patterns that refine `images`: when any is given, an image counts only in
+    /// a container whose command line matches one of them (see [`args_match`]). Tells apart
+    /// components that share one image (`longhorn-manager daemon` and `longhorn-manager
+    /// deploy-driver`).
+    #[serde(default)]
+    pub args: Vec<String>,
     #[serde(default)]
     pub names: Vec<String>,
     #[serde(default)]
@@ -62,7 +70,10 @@ impl Entry {
             if let Some(repo) = repository(&c.image)
                 && let Some(p) = self.images.iter().find(|p| repository_matches(p, repo))
             {
-                return Some(format!("image {}{}", c.image_and_origin(), pattern_note(p)));
+                let image = format!("image {}{}", c.image_and_origin(), pattern_note(p));
+                if let Some(args) = self.args_note(&c.command) {
+                    return Some(format!("{image}{args}"));
+                }
             }
         }
         if let Some((c, p)) = w.pod.containers.iter().find_map(|c| {
@@ -108,11 +119,38 @@ impl Entry {
         None
     }
 
+    /// Whether a container running one of the entry's images is this component, going by its
+    /// command line: `Some` with what decided (empty when the entry has no `args`), `None`
+    /// when a `!` pattern matches or positive patterns are given and none matches.
+    fn args_note(&self, command: &CommandLine) -> Option<String> {
+        if self.args.is_empty() {
+            return Some(String::new());
+        }
+        let (not, wanted): (Vec<&String>, Vec<&String>) =
+            self.args.iter().partition(|a| a.starts_with('!'));
+        if not.iter().any(|a| args_match(&a[1..], command)) {
+            return None;
+        }
+        if wanted.is_empty() {
+            let not: Vec<String> = not
+                .iter()
+                .map(|a| format!("\"{}\"", a[1..].trim()))
+                .collect();
+            return Some(format!(" with args not {}", not.join(" or ")));
+        }
+        let a = wanted.iter().find(|a| args_match(a, command))?;
+        Some(match a.trim() {
+            "" => " with the image's own command (no command or args)".to_string(),
+            a => format!(" with args \"{a}\""),
+        })
+    }
+
     /// This entry cut into rules, one per kind of pattern and specificity, each keeping the
     /// entry's id, role, kinds and namespaces.
     pub(crate) fn rules(&self) -> Vec<(Specificity, Entry)> {
         let bare = Entry {
             images: Vec::new(),
+            args: Vec::new(),
             names: Vec::new(),
             containers: Vec::new(),
             labels: Vec::new(),
@@ -135,8 +173,12 @@ impl Entry {
         }
         for p in &self.images {
             let segments = p.split('/').count();
-            let spec = Specificity::of(p, Precedence::ExactImage, segments);
-            add(spec, &|e| e.images.push(p.clone()));
+            let mut spec = Specificity::of(p, Precedence::ExactImage, segments);
+            spec.any_command = self.args.is_empty();
+            add(spec, &|e| {
+                e.images.push(p.clone());
+                e.args.clone_from(&self.args);
+            });
         }
         for p in &self.containers {
             let spec = Specificity::of(p, Precedence::ExactContainer, 1);
@@ -147,6 +189,7 @@ impl Entry {
                 Specificity {
                     precedence: Precedence::Label,
                     segments: 0,
+                    any_command: true,
                 },
                 &|e| e.labels.push(p.clone()),
             );
@@ -156,6 +199,7 @@ impl Entry {
                 Specificity {
                     precedence: Precedence::HostPath,
                     segments: 0,
+                    any_command: true,
                 },
                 &|e| e.host_paths.clone_from(&self.host_paths),
             );
@@ -166,7 +210,8 @@ impl Entry {
 
 /// Which kind of pattern decided, most specific first: a workload's own exact name, then an
 /// exact image repository (more path segments first: `rocm/k8s-device-plugin` before
-/// `k8s-device-plugin`), an exact container name, any `*` pattern, a label, a host path.
+/// `k8s-device-plugin`; for the same segments, an image refined by `args` before the image
+/// alone), an exact container name, any `*` pattern, a label, a host path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Precedence {
     ExactName,
@@ -182,6 +227,9 @@ pub(crate) struct Specificity {
     precedence: Precedence,
     /// Negated segment count, so that the natural order puts longer repositories first.
     segments: i64,
+    /// Not refined by a command line (`false` sorts first: an image with `args` is more
+    /// specific than the same image alone).
+    any_command: bool,
 }
 
 impl Specificity {
@@ -190,11 +238,13 @@ impl Specificity {
             Specificity {
                 precedence: Precedence::Glob,
                 segments: 0,
+                any_command: true,
             }
         } else {
             Specificity {
                 precedence: exact,
                 segments: -(segments as i64),
+                any_command: true,
             }
         }
     }
@@ -207,6 +257,29 @@ fn pattern_note(pattern: &str) -> String {
     } else {
         String::new()
     }
+}
+
+/// Whether a container's command line matches an `args` pattern (without its `!`): the
+/// pattern's words are `*` globs that must match words of the command line in the same order,
+/// not necessarily next to each other (`longhorn-manager daemon` matches `longhorn-manager -d
+/// daemon --engine-image x`; `*gpu-feature-discovery` matches `/usr/bin/gpu-feature-discovery`).
+/// An empty pattern matches only a container that sets neither `command` nor `args` (the
+/// image's own entrypoint). Only the first [`CommandLine::MAX_WORDS`] words are kept to match.
+pub(crate) fn args_match(pattern: &str, command: &CommandLine) -> bool {
+    let mut want = pattern.split_whitespace().peekable();
+    if want.peek().is_none() {
+        return command.is_empty();
+    }
+    for word in command.words() {
+        match want.peek() {
+            Some(p) if glob_match(p, word) => {
+                want.next();
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    want.peek().is_none()
 }
 
 /// A pod is judged as the kind of workload that owns it.
@@ -263,5 +336,18 @@ mod tests {
             "multus-cni",
             "ghcr.io/k8snetworkplumbingwg/multus-cni"
         ));
+    }
+
+    #[test]
+    fn args_patterns_match_words_in_order() {
+        let cmd = CommandLine::new(["bash", "/kube-ovn/start-cniserver.sh", "--mtu=1400"]);
+        assert!(args_match("*/start-cniserver.sh", &cmd));
+        assert!(args_match("bash --mtu=*", &cmd));
+        assert!(!args_match("--mtu=* bash", &cmd));
+        assert!(!args_match("start-cniserver.sh", &cmd));
+        assert!(!args_match("", &cmd));
+        assert!(args_match("", &CommandLine::default()));
+        assert!(args_match("  ", &CommandLine::default()));
+        assert!(!args_match("bash", &CommandLine::default()));
     }
 }

@@ -110,8 +110,15 @@ impl Policy {
     /// refuses them, instead of accepting an entry that silently recognises nothing.
     fn check_patterns(&self) -> Result<(), String> {
         for entry in &self.components {
+            if !entry.args.is_empty() && entry.images.is_empty() {
+                return Err(format!(
+                    "component {}: `args` refines `images` (which component a shared image runs), but the entry has no images",
+                    entry.id
+                ));
+            }
             let patterns = [
                 &entry.images,
+                &entry.args,
                 &entry.names,
                 &entry.containers,
                 &entry.labels,
@@ -356,6 +363,7 @@ mod tests {
                     image: image.into(),
                     init: false,
                     image_from: None,
+                    command: Default::default(),
                 }],
                 host_paths: vec![],
                 labels: vec![],
@@ -390,6 +398,119 @@ mod tests {
             None,
         ));
         assert_eq!(agent.unwrap().id, "antrea-agent");
+    }
+
+    /// A `kind` named `name` whose one container runs `image` with `command` (then no args).
+    fn running(kind: WorkloadKind, name: &str, image: &str, command: &[&str]) -> Workload {
+        let mut w = daemonset(name, image, None);
+        w.kind = kind;
+        let mut pod = (*w.pod).clone();
+        pod.containers[0].command = pg_model::CommandLine::new(command.iter().copied());
+        w.pod = std::sync::Arc::new(pod);
+        w
+    }
+
+    fn component(c: &Catalog, w: &Workload) -> Option<(String, String)> {
+        c.classify(w).map(|m| (m.id, m.matched_by))
+    }
+
+    #[test]
+    fn one_image_running_two_components_is_told_apart_by_its_command_line() {
+        use WorkloadKind::{DaemonSet, Deployment};
+        let c = Catalog::builtin();
+        let image = "longhornio/longhorn-manager:v1.9.1";
+        // Longhorn's deploy/longhorn.yaml: the manager DaemonSet and the driver deployer.
+        let manager = running(
+            DaemonSet,
+            "lh-manager",
+            image,
+            &["longhorn-manager", "-d", "daemon", "--engine-image", "x"],
+        );
+        assert_eq!(
+            component(&c, &manager),
+            Some((
+                "longhorn-manager".into(),
+                format!("image {image} with args \"longhorn-manager daemon\"")
+            ))
+        );
+        let deployer = ["longhorn-manager", "-d", "deploy-driver", "--manager-image"];
+        let deployer = running(Deployment, "longhorn-driver-deployer", image, &deployer);
+        assert_eq!(component(&c, &deployer), None);
+        // The words must come in the pattern's order.
+        let reversed = running(Deployment, "x", image, &["daemon", "longhorn-manager"]);
+        assert_eq!(component(&c, &reversed), None);
+
+        // Kube-OVN runs every component from kubeovn/kube-ovn: the start script decides, and
+        // beats the image alone (kube-ovn-cni, a node agent).
+        let image = "docker.io/kubeovn/kube-ovn:v1.16.0";
+        let monitor = ["/kube-ovn/start-ovn-monitor.sh", "--secure-serving=false"];
+        let monitor = running(Deployment, "ovn-monitor", image, &monitor);
+        assert_eq!(
+            component(&c, &monitor),
+            Some((
+                "kube-ovn-monitor".into(),
+                format!("image {image} with args \"*/start-ovn-monitor.sh\"")
+            ))
+        );
+        let central = running(Deployment, "db", image, &["bash", "/kube-ovn/start-db.sh"]);
+        assert_eq!(component(&c, &central).unwrap().0, "kube-ovn-controller");
+        let cni = ["bash", "/kube-ovn/start-cniserver.sh"];
+        let cni = running(DaemonSet, "cni", image, &cni);
+        assert_eq!(
+            component(&c, &cni),
+            Some(("kube-ovn-cni".into(), format!("image {image}")))
+        );
+        // The chart's upgrade hook runs the same image with a shell script: nothing.
+        let hook = running(
+            Deployment,
+            "hook",
+            image,
+            &["bash", "-eo", "pipefail", "-c"],
+        );
+        assert_eq!(component(&c, &hook), None);
+
+        // NVIDIA's image runs the device plugin by default, and GPU feature discovery when
+        // told to (deployments/static/gpu-feature-discovery-daemonset.yaml).
+        let image = "nvcr.io/nvidia/k8s-device-plugin:v0.20.0";
+        let plugin = running(DaemonSet, "gpu", image, &[]);
+        let m = component(&c, &plugin).unwrap();
+        assert_eq!(m.0, "nvidia-device-plugin");
+        assert!(
+            m.1.starts_with(&format!(
+                "image {image} with args not \"*gpu-feature-discovery\" or"
+            )),
+            "{}",
+            m.1
+        );
+        let gfd = ["/usr/bin/gpu-feature-discovery"];
+        assert_eq!(component(&c, &running(DaemonSet, "gfd", image, &gfd)), None);
+        // The Helm chart's device plugin: a config-manager init container, then the plugin.
+        let mut helm = running(DaemonSet, "gpu", image, &["config-manager"]);
+        let mut pod = (*helm.pod).clone();
+        let mut main = pod.containers[0].clone();
+        main.command = pg_model::CommandLine::new(["nvidia-device-plugin"]);
+        pod.containers.push(main);
+        helm.pod = std::sync::Arc::new(pod);
+        assert_eq!(component(&c, &helm).unwrap().0, "nvidia-device-plugin");
+    }
+
+    #[test]
+    fn args_refine_images_and_a_policy_entry_with_args_alone_is_refused() {
+        let path = std::env::temp_dir().join(format!("pg-args-{}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "components:\n  - id: x\n    name: X\n    role: node-agent\n    args: [daemon]\n    names: [x]\n",
+        )
+        .unwrap();
+        let err = Policy::from_file(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            err.contains("component x: `args` refines `images`"),
+            "{err}"
+        );
+        for e in Catalog::builtin().entries() {
+            assert!(e.args.is_empty() || !e.images.is_empty(), "{}", e.id);
+        }
     }
 
     #[test]

@@ -42,6 +42,14 @@ pub fn run(a: CatalogArgs) -> anyhow::Result<u8> {
                 if !list.is_empty() {
                     writeln!(out, "{what}: {}", list.join(", "))?;
                 }
+                if what == "images" && !e.args.is_empty() {
+                    let args: Vec<String> = e.args.iter().map(|a| format!("{a:?}")).collect();
+                    writeln!(
+                        out,
+                        "args: {} (command then args: the images count only where one of these matches, none of the `!` ones)",
+                        args.join(", ")
+                    )?;
+                }
             }
             return Ok(EXIT_CLEAN);
         }

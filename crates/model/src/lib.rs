@@ -18,8 +18,9 @@ pub use finding::{CheckId, ClusterRef, ComponentMatch, Finding, PodRef, Role, Se
 pub use location::{Location, ObjectRef};
 pub use visible::{needs_escape, visible};
 pub use workload::{
-    Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef, PodSpecFacts,
-    PodStructure, ServiceDef, SpecPositions, WebhookConfigDef, Workload, WorkloadKind,
+    CommandLine, Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef,
+    PodSpecFacts, PodStructure, ServiceDef, SpecPositions, WebhookConfigDef, Workload,
+    WorkloadKind,
 };
 mod report;
 pub use report::{CheckInfo, ClusterSummary, ComponentStatus, InputProblem, Report, Stats};

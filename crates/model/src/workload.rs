@@ -67,6 +67,10 @@ pub struct Container {
     /// Where a templated image was resolved from (`roles/x/defaults/main.yml:12`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_from: Option<String>,
+    /// The first words of `command` then `args`: what the catalog tells components sharing
+    /// an image apart by.
+    #[serde(skip_serializing_if = "CommandLine::is_empty")]
+    pub command: CommandLine,
 }
 
 impl Container {
@@ -77,6 +81,68 @@ impl Container {
             Some(from) => format!("{} ({from})", self.image),
             None => self.image.clone(),
         }
+    }
+}
+
+/// The first words of a container's command line (`command`, then `args`; empty: the
+/// image's own entrypoint and arguments). Only the first [`CommandLine::MAX_WORDS`] words are
+/// kept, each cut to [`CommandLine::MAX_WORD_BYTES`] bytes: they say which program runs and
+/// which subcommand, while whole command lines (shell scripts, long flag lists) would cost
+/// memory on every distinct pod spec of a large cluster. One allocation: the words joined by
+/// NUL, which no command line can contain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CommandLine(Box<str>);
+
+impl CommandLine {
+    pub const MAX_WORDS: usize = 8;
+    pub const MAX_WORD_BYTES: usize = 128;
+
+    /// Keeps the first words of `words` (empty words are skipped, NULs become spaces).
+    pub fn new<'a>(words: impl IntoIterator<Item = &'a str>) -> CommandLine {
+        let mut joined = String::new();
+        for word in words
+            .into_iter()
+            .filter(|w| !w.is_empty())
+            .take(Self::MAX_WORDS)
+        {
+            if !joined.is_empty() {
+                joined.push('\0');
+            }
+            let mut end = word.len().min(Self::MAX_WORD_BYTES);
+            while !word.is_char_boundary(end) {
+                end -= 1;
+            }
+            joined.extend(word[..end].chars().map(|c| if c == '\0' { ' ' } else { c }));
+        }
+        CommandLine(joined.into_boxed_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The kept words, in order.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.0.split('\0').filter(|w| !w.is_empty())
+    }
+}
+
+impl fmt::Display for CommandLine {
+    /// The words separated by spaces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, word) in self.words().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(word)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for CommandLine {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.words())
     }
 }
 
@@ -247,4 +313,29 @@ pub enum Object {
     QuotaConfig(Box<QuotaConfig>),
     Service(Box<ServiceDef>),
     WebhookConfig(Box<WebhookConfigDef>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommandLine;
+
+    #[test]
+    fn a_command_line_keeps_its_first_words_cut_short() {
+        let c = CommandLine::new(["longhorn-manager", "-d", "daemon", "", "--engine-image"]);
+        assert_eq!(
+            c.words().collect::<Vec<_>>(),
+            ["longhorn-manager", "-d", "daemon", "--engine-image"]
+        );
+        assert_eq!(c.to_string(), "longhorn-manager -d daemon --engine-image");
+        let many: Vec<String> = (0..20).map(|i| format!("w{i}")).collect();
+        let c = CommandLine::new(many.iter().map(String::as_str));
+        assert_eq!(c.words().count(), CommandLine::MAX_WORDS);
+        let script = format!("é{}", "x".repeat(500));
+        let c = CommandLine::new(["sh", "-c", &script, "a\0b"]);
+        let words: Vec<&str> = c.words().collect();
+        assert_eq!(words[2].len(), CommandLine::MAX_WORD_BYTES);
+        assert_eq!(words[3], "a b");
+        assert!(CommandLine::new([""]).is_empty());
+        assert_eq!(CommandLine::default().words().count(), 0);
+    }
 }

@@ -47,7 +47,13 @@ impl Matcher {
             allowed: allowed_classes(&class),
             class,
             kinds: e.kinds.iter().map(|k| k.as_str()).collect(),
-            image: pattern::image_regex(&e.id, &e.images)?,
+            // An image refined by a command line (`args`) is audit's alone: the rule is left
+            // out rather than widened to every container running the image.
+            image: if e.args.is_empty() {
+                pattern::image_regex(&e.id, &e.images)?
+            } else {
+                None
+            },
             containers: pattern::globs(&e.id, &e.containers, false)?,
             names: pattern::globs(&e.id, &e.names, false)?,
             labels: pattern::globs(&e.id, &e.labels, true)?,
@@ -135,7 +141,12 @@ mod tests {
     #[test]
     fn builtin_catalog_compiles_with_unique_identifiers() {
         let m = compile(&Catalog::builtin()).unwrap();
-        assert_eq!(m.len(), Catalog::builtin().rules().len());
+        let refined = Catalog::builtin()
+            .rules()
+            .iter()
+            .filter(|r| !r.args.is_empty())
+            .count();
+        assert_eq!(m.len(), Catalog::builtin().rules().len() - refined);
         let mut idents: Vec<&str> = m.iter().map(|m| m.ident.as_str()).collect();
         idents.sort();
         idents.dedup();

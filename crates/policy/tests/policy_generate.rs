@@ -294,6 +294,7 @@ fn policy_refuses_patterns_no_engine_can_carry() {
         class: None,
         source: None,
         images: vec![],
+        args: vec![],
         names: vec!["agent[0-9]".into()],
         containers: vec![],
         labels: vec![],

@@ -52,6 +52,7 @@ fn workload(pod: &Pod) -> Workload {
                     image: c.image.clone(),
                     init,
                     image_from: None,
+                    command: Default::default(),
                 })
                 .collect(),
             host_paths: pod.host_paths.clone(),

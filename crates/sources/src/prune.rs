@@ -1,8 +1,9 @@
 //! Cuts a JSON object down to the fields [`RawObject`](crate::raw::RawObject) reads, without
 //! building any value: the fields it names are copied, every other value is skipped by
 //! jumping from quote to bracket. A pod from `kubectl get pods -o json` keeps about a tenth of
-//! its bytes (names, owner, labels the checks read, containers' names and images, host paths),
-//! so deserializing what is left costs little whatever `status`, probes and environment hold.
+//! its bytes (names, owner, labels the checks read, containers' names, images and command
+//! lines, host paths), so deserializing what is left costs little whatever `status`, probes
+//! and environment hold.
 //!
 //! Anything that does not read as JSON where a field is looked for makes [`prune`] give up
 //! (`None`): the caller then deserializes the whole object and reports serde's own error.
@@ -79,6 +80,8 @@ static SPEC: Shape = Fields(&[
 static CONTAINER: Shape = Fields(&[
     (b"name", Whole),
     (b"image", Whole),
+    (b"command", Whole),
+    (b"args", Whole),
     (
         b"ports",
         Each(&Fields(&[(b"containerPort", Whole), (b"hostPort", Whole)])),

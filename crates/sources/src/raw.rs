@@ -6,9 +6,9 @@
 //! dump cheap to read.
 
 use pg_model::{
-    ClassRef, Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef,
-    PodSpecFacts, PodStructure, PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef,
-    WebhookConfigDef, Workload, WorkloadKind,
+    ClassRef, CommandLine, Container, ContainerStructure, FailClosedWebhook, HostMount, Object,
+    OwnerRef, PodSpecFacts, PodStructure, PriorityClassDef, QuotaConfig, ResourceQuotaDef,
+    ServiceDef, WebhookConfigDef, Workload, WorkloadKind,
 };
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -177,6 +177,10 @@ pub struct RawJobTemplate {
 pub struct RawContainer {
     pub name: Option<Scalar>,
     pub image: Option<Scalar>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub command: Option<Vec<Scalar>>,
+    #[serde(deserialize_with = "seq_or_nothing")]
+    pub args: Option<Vec<Scalar>>,
     #[serde(deserialize_with = "seq_or_nothing")]
     pub ports: Option<Vec<RawPort>>,
     #[serde(deserialize_with = "seq_or_nothing")]
@@ -647,11 +651,22 @@ fn pod_facts(spec: RawSpec, labels: Vec<(String, String)>) -> PodSpecFacts {
     let structure = structure(&raw_containers, &volumes);
     let containers = raw_containers
         .into_iter()
-        .map(|(c, init)| Container {
-            name: text(&c.name).unwrap_or_default(),
-            image: text(&c.image).unwrap_or_default(),
-            init,
-            image_from: None,
+        .map(|(c, init)| {
+            let words: Vec<String> = [&c.command, &c.args]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(Scalar::as_text)
+                .filter(|w| !w.is_empty())
+                .take(CommandLine::MAX_WORDS)
+                .collect();
+            Container {
+                name: text(&c.name).unwrap_or_default(),
+                image: text(&c.image).unwrap_or_default(),
+                init,
+                image_from: None,
+                command: CommandLine::new(words.iter().map(String::as_str)),
+            }
         })
         .collect();
     PodSpecFacts {
