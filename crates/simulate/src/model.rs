@@ -33,6 +33,40 @@ impl PodAffinityTerm {
                 .is_some_and(|s| s.matches(&pod.labels))
     }
 }
+/// A `topologySpreadConstraints` entry with `whenUnsatisfiable: DoNotSchedule`, as the
+/// PodTopologySpread filter holds it (`ScheduleAnyway` ones only score and are dropped).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpreadConstraint {
+    pub max_skew: i64,
+    pub topology_key: String,
+    /// `None`: no `labelSelector`, which matches no pod. `matchLabelKeys` are merged in as
+    /// `matchLabels` with the owner's values, as the scheduler does.
+    pub selector: Option<LabelSelector>,
+    /// `minDomains`, 1 when unset: with fewer eligible domains the global minimum is 0.
+    pub min_domains: i64,
+    /// `nodeAffinityPolicy: Honor` (the default): only nodes matching the owner's node
+    /// selector and required node affinity count.
+    pub honor_node_affinity: bool,
+    /// `nodeTaintsPolicy: Honor` (default `Ignore`): only nodes whose NoSchedule/NoExecute
+    /// taints the owner tolerates count.
+    pub honor_node_taints: bool,
+}
+
+impl SpreadConstraint {
+    /// `Selector.Matches`: whether a pod with `labels` is one of those spread.
+    pub fn selects(&self, labels: &Labels) -> bool {
+        self.selector.as_ref().is_some_and(|s| s.matches(labels))
+    }
+
+    /// `countPodsMatchSelector`'s view: an empty selector (which selects every pod) counts
+    /// none, a quirk of the scheduler kept here.
+    pub fn counts(&self, labels: &Labels) -> bool {
+        self.selector
+            .as_ref()
+            .is_some_and(|s| !s.is_empty() && s.matches(labels))
+    }
+}
+
 use std::collections::BTreeMap;
 
 /// Resource name -> quantity, as in a container's `resources.requests`.
@@ -118,6 +152,8 @@ pub struct Pod {
     pub affinity_terms: Option<Vec<NodeSelectorTerm>>,
     /// Required inter-pod anti-affinity terms.
     pub anti_affinity: Vec<PodAffinityTerm>,
+    /// Topology spread constraints the scheduler enforces (`DoNotSchedule`).
+    pub spread: Vec<SpreadConstraint>,
     pub tolerations: Vec<Toleration>,
     // For the catalog, which recognises critical components.
     pub host_network: bool,

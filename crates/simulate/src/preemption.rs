@@ -22,7 +22,8 @@
 use crate::model::{Pdb, Pod};
 use crate::resources::{Requests, pod_requests};
 use crate::schedule::{
-    Fit, NodeLoad, anti_affinity_fit, nominated_load, ports_fit, resources_fit, static_filters,
+    Fit, NodeLoad, Spread, anti_affinity_fit, nominated_load, nominated_pods, ports_fit,
+    resources_fit, static_filters,
 };
 use crate::snapshot::Snapshot;
 use serde::Serialize;
@@ -152,6 +153,9 @@ struct Dry<'a> {
     all: &'a [NodeLoad<'a>],
     pod: &'a Pod,
     req: Requests,
+    /// Topology spread counts over the whole cluster, before any pod is removed.
+    spread: &'a Spread<'a>,
+    nominated_pods: Vec<&'a Pod>,
     nominated: (Requests, usize),
 }
 
@@ -186,9 +190,21 @@ impl Dry<'_> {
                     .filter(|(_, here)| **here)
                     .map(|((p, _), _)| (*p, self.load.node)),
             );
+        let left: Vec<&Pod> = self
+            .load
+            .pods
+            .iter()
+            .zip(present)
+            .filter(|(_, here)| !**here)
+            .map(|((p, _), _)| *p)
+            .collect();
         static_filters(self.pod, self.load.node).fits()
             && ports_fit(self.pod, others).fits()
             && resources_fit(&self.req, self.load.node, &used, count).fits()
+            && self
+                .spread
+                .fit(self.load.node, &self.nominated_pods, &left)
+                .fits()
             && anti_affinity_fit(self.pod, self.load.node, cluster).fits()
     }
 }
@@ -361,22 +377,27 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
             load
         })
         .collect();
+    let spread = Spread::new(pod, &loads);
     let mut nodes = Vec::new();
     let mut fitting = Vec::new();
     for load in &loads {
         let fit = match static_filters(pod, load.node) {
             Fit::Fits => match ports_fit(pod, load.pods.iter().map(|(p, _)| *p)) {
                 Fit::Fits => {
-                    let (mut used, n) = nominated_load(snapshot, &load.node.name, pod);
+                    let nominated = nominated_pods(snapshot, &load.node.name, pod);
+                    let (mut used, n) = nominated_load(&nominated);
                     used.add(&load.requested());
                     match resources_fit(&req, load.node, &used, n + load.pods.len()) {
-                        Fit::Fits => anti_affinity_fit(
-                            pod,
-                            load.node,
-                            loads
-                                .iter()
-                                .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node))),
-                        ),
+                        Fit::Fits => match spread.fit(load.node, &nominated, &[]) {
+                            Fit::Fits => anti_affinity_fit(
+                                pod,
+                                load.node,
+                                loads
+                                    .iter()
+                                    .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node))),
+                            ),
+                            other => other,
+                        },
                         other => other,
                     }
                 }
@@ -403,7 +424,7 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
             reason: "preemptionPolicy Never: the pod waits for room instead of preempting".into(),
         }
     } else {
-        preempt(snapshot, pod, &req, &loads, &nodes)
+        preempt(snapshot, pod, &req, &loads, &spread, &nodes)
     };
     Preemption {
         pod: pod.key(),
@@ -425,6 +446,7 @@ fn preempt(
     pod: &Pod,
     req: &Requests,
     loads: &[NodeLoad],
+    spread: &Spread,
     statuses: &[NodeStatus],
 ) -> Outcome {
     let potential = statuses
@@ -436,12 +458,15 @@ fn preempt(
         if !matches!(status.fit, Fit::Unschedulable(_)) {
             continue;
         }
+        let nominated = nominated_pods(snapshot, &load.node.name, pod);
         let dry = Dry {
             load,
             all: loads,
             pod,
             req: req.clone(),
-            nominated: nominated_load(snapshot, &load.node.name, pod),
+            spread,
+            nominated: nominated_load(&nominated),
+            nominated_pods: nominated,
         };
         if let Some(c) = select_victims(&dry, &snapshot.pdbs) {
             candidates.push(c);
@@ -574,6 +599,138 @@ mod tests {
             simulate(&s, &elsewhere).result,
             Outcome::Fits { .. }
         ));
+    }
+
+    fn in_zone(mut n: Node, zone: &str) -> Node {
+        n.labels
+            .insert("topology.kubernetes.io/zone".into(), zone.into());
+        hostname(n)
+    }
+
+    fn web(mut p: Pod) -> Pod {
+        p.labels.insert("app".into(), "web".into());
+        p
+    }
+
+    /// A web pod that must spread over `key` with `max_skew`.
+    fn spreading(key: &str, max_skew: i64, min_domains: i64) -> Pod {
+        let mut p = web(pod("new", None, 100, "1", 9));
+        p.spread.push(crate::model::SpreadConstraint {
+            max_skew,
+            topology_key: key.into(),
+            selector: Some(LabelSelector {
+                match_labels: [("app".to_string(), "web".to_string())].into(),
+                ..Default::default()
+            }),
+            min_domains,
+            honor_node_affinity: true,
+            honor_node_taints: false,
+        });
+        p
+    }
+
+    const ZONE: &str = "topology.kubernetes.io/zone";
+
+    #[test]
+    fn spread_skew_is_fixed_by_preempting_matching_pods_only() {
+        // Zone x holds two low-priority web pods and an unrelated one; zone y is full of a
+        // higher-priority pod. A web pod with maxSkew 1 fits neither: on a the skew is
+        // 2 + 1 - 0, on b the CPU is taken.
+        let s = Snapshot::from_parts(
+            vec![in_zone(node("a", "8"), "x"), in_zone(node("b", "1"), "y")],
+            vec![
+                web(pod("web1", Some("a"), 10, "1", 1)),
+                web(pod("web2", Some("a"), 20, "1", 2)),
+                pod("other", Some("a"), 5, "1", 3),
+                pod("big", Some("b"), 1000, "1", 4),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &spreading(ZONE, 1, 1));
+        assert_eq!(
+            p.nodes[0].fit,
+            Fit::Unschedulable("node(s) didn't match pod topology spread constraints".into())
+        );
+        // Both web pods must go (1 + 1 - 0 is still too much); the unrelated pod, lowest of
+        // all, is reprieved.
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/web2", "ns/web1"]);
+        // A looser skew fits as things stand.
+        assert!(matches!(
+            simulate(&s, &spreading(ZONE, 3, 1)).result,
+            Outcome::Fits { nodes } if nodes == ["a"]
+        ));
+        // Web pods of another namespace do not count.
+        let mut elsewhere = spreading(ZONE, 1, 1);
+        elsewhere.namespace = "other".into();
+        assert!(matches!(
+            simulate(&s, &elsewhere).result,
+            Outcome::Fits { .. }
+        ));
+        // Neither do nodes outside the pod's node affinity (nodeAffinityPolicy Honor): with
+        // zone y out of the picture, zone x is the only domain and its own minimum.
+        let mut only_x = spreading(ZONE, 1, 1);
+        only_x.node_selector.insert(ZONE.into(), "x".into());
+        assert!(matches!(simulate(&s, &only_x).result, Outcome::Fits { .. }));
+        // A pod that does not match its own selector adds nothing: 2 + 0 - 0 > 1 still.
+        let mut unlabelled = spreading(ZONE, 1, 1);
+        unlabelled.labels.remove("app");
+        assert_eq!(
+            simulate(&s, &unlabelled).nominated_node(),
+            Some("a"),
+            "one web pod must still go"
+        );
+        assert_eq!(names(&simulate(&s, &unlabelled)), ["ns/web1"]);
+    }
+
+    #[test]
+    fn spread_blocks_when_only_higher_priority_pods_skew_or_the_key_is_missing() {
+        // The web pods in zone x outrank the pending pod; zone y's node has no room and its
+        // pod outranks it too: nothing helps.
+        let s = Snapshot::from_parts(
+            vec![in_zone(node("a", "8"), "x"), in_zone(node("b", "1"), "y")],
+            vec![
+                web(pod("web1", Some("a"), 500, "1", 1)),
+                web(pod("web2", Some("a"), 500, "1", 2)),
+                pod("low", Some("a"), 5, "1", 3),
+                pod("big", Some("b"), 1000, "1", 4),
+            ],
+            vec![],
+        );
+        assert!(matches!(
+            simulate(&s, &spreading(ZONE, 1, 1)).result,
+            Outcome::Pending { .. }
+        ));
+        // A node without the topology key is out, and no preemption can change that.
+        let s = Snapshot::from_parts(vec![node("a", "8")], vec![], vec![]);
+        let p = simulate(&s, &spreading(ZONE, 1, 1));
+        assert!(
+            matches!(&p.nodes[0].fit, Fit::Unresolvable(r) if r.contains("missing required label"))
+        );
+        assert!(matches!(p.result, Outcome::Pending { .. }));
+    }
+
+    #[test]
+    fn min_domains_counts_missing_domains_as_empty() {
+        // One web pod per node: with maxSkew 1 a third fits anywhere (1 + 1 - 1).
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8")), hostname(node("b", "8"))],
+            vec![
+                web(pod("web-a", Some("a"), 10, "1", 1)),
+                web(pod("web-b", Some("b"), 20, "1", 2)),
+            ],
+            vec![],
+        );
+        let host = "kubernetes.io/hostname";
+        assert!(matches!(
+            simulate(&s, &spreading(host, 1, 1)).result,
+            Outcome::Fits { .. }
+        ));
+        // minDomains 3 with two nodes: the minimum is 0, 1 + 1 - 0 > 1 everywhere, and the
+        // web pod of lower priority goes.
+        let p = simulate(&s, &spreading(host, 1, 3));
+        assert_eq!(p.nominated_node(), Some("a"));
+        assert_eq!(names(&p), ["ns/web-a"]);
     }
 
     #[test]

@@ -1,20 +1,22 @@
 //! The kube-scheduler filters a pending pod must pass on a node, in the default profile's
 //! order: NodeUnschedulable, NodeName, TaintToleration, NodeAffinity (nodeSelector and required
 //! node affinity), NodePorts (host ports), NodeResourcesFit (pod count, cpu, memory,
-//! ephemeral-storage, extended resources), InterPodAffinity (required anti-affinity, the
-//! pending pod's and the running pods'). Required pod affinity, topology spread and volumes
-//! are not modelled.
+//! ephemeral-storage, extended resources), PodTopologySpread (`DoNotSchedule` constraints),
+//! InterPodAffinity (required anti-affinity, the pending pod's and the running pods').
+//! Required pod affinity and volumes are not modelled.
 //!
 //! The first failing filter decides whether preemption can help: a host port taken, resource
-//! shortfalls and anti-affinity conflicts are `Unschedulable` (removing pods may fix them)
-//! unless the request exceeds the node's whole allocatable; everything else is
+//! shortfalls, a topology spread skew too large and anti-affinity conflicts are
+//! `Unschedulable` (removing pods may fix them) unless the request exceeds the node's whole
+//! allocatable; everything else (a node without a spread constraint's topology key too) is
 //! `UnschedulableAndUnresolvable`.
 
-use crate::model::{Node, PODS, Pod};
+use crate::model::{Node, PODS, Pod, SpreadConstraint};
 use crate::resources::{Requests, pod_requests};
 use crate::selector::untolerated;
 use crate::snapshot::Snapshot;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// `maxPods` when a node object does not say (the kubelet's default).
 const DEFAULT_MAX_PODS: i64 = 110;
@@ -92,6 +94,14 @@ pub fn static_filters(pod: &Pod, node: &Node) -> Fit {
             t.key
         ));
     }
+    if !node_affinity_matches(pod, node) {
+        return Fit::Unresolvable("node(s) didn't match Pod's node affinity/selector".into());
+    }
+    Fit::Fits
+}
+
+/// `GetRequiredNodeAffinity(pod).Match(node)`: the node selector and required node affinity.
+fn node_affinity_matches(pod: &Pod, node: &Node) -> bool {
     let selector_ok = pod
         .node_selector
         .iter()
@@ -100,10 +110,136 @@ pub fn static_filters(pod: &Pod, node: &Node) -> Fit {
         .affinity_terms
         .as_ref()
         .is_none_or(|terms| terms.iter().any(|t| t.matches(&node.name, &node.labels)));
-    if !(selector_ok && affinity_ok) {
-        return Fit::Unresolvable("node(s) didn't match Pod's node affinity/selector".into());
+    selector_ok && affinity_ok
+}
+
+const SPREAD_SKEW: &str = "node(s) didn't match pod topology spread constraints";
+
+/// PodTopologySpread for one pending pod: its PreFilter state, the pods each `DoNotSchedule`
+/// constraint selects per topology domain, counted once over the whole cluster; the filter
+/// then checks a node's domain against the global minimum. Only nodes that carry every
+/// constraint's topology key and pass the inclusion policies (the pod's node affinity unless
+/// `nodeAffinityPolicy: Ignore`, its tolerations with `nodeTaintsPolicy: Honor`) make
+/// domains; only pods in the pending pod's namespace that are not terminating count.
+#[derive(Clone, Debug)]
+pub struct Spread<'a> {
+    pod: &'a Pod,
+    /// Per constraint: domain -> matching pods.
+    counts: Vec<BTreeMap<&'a str, i64>>,
+}
+
+impl<'a> Spread<'a> {
+    /// `calPreFilterState` over every node and the pods on it.
+    pub fn new(pod: &'a Pod, loads: &[NodeLoad<'a>]) -> Spread<'a> {
+        let mut counts = vec![BTreeMap::new(); pod.spread.len()];
+        for load in loads {
+            if !has_topology_keys(pod, load.node) {
+                continue;
+            }
+            for (c, domains) in pod.spread.iter().zip(&mut counts) {
+                if !eligible(pod, c, load.node) {
+                    continue;
+                }
+                let n = load
+                    .pods
+                    .iter()
+                    .filter(|(p, _)| {
+                        !p.terminating && p.namespace == pod.namespace && c.counts(&p.labels)
+                    })
+                    .count();
+                *domains
+                    .entry(load.node.labels[&c.topology_key].as_str())
+                    .or_insert(0) += n as i64;
+            }
+        }
+        Spread { pod, counts }
     }
-    Fit::Fits
+
+    /// `updateWithPod` (the PreFilter extensions `AddPod`/`RemovePod`): how each constraint's
+    /// count in `node`'s domain changes when `joined` are added to the node and `left` are
+    /// removed from it.
+    fn change<'p>(
+        &self,
+        node: &Node,
+        joined: impl IntoIterator<Item = &'p Pod>,
+        left: impl IntoIterator<Item = &'p Pod>,
+    ) -> Vec<i64> {
+        let mut change = vec![0; self.pod.spread.len()];
+        if !has_topology_keys(self.pod, node) {
+            return change;
+        }
+        let moves = joined
+            .into_iter()
+            .map(|p| (p, 1))
+            .chain(left.into_iter().map(|p| (p, -1)));
+        for (other, delta) in moves {
+            if other.namespace != self.pod.namespace {
+                continue;
+            }
+            for (c, slot) in self.pod.spread.iter().zip(&mut change) {
+                if c.selects(&other.labels) && eligible(self.pod, c, node) {
+                    *slot += delta;
+                }
+            }
+        }
+        change
+    }
+
+    /// The Filter on `node`, its domain's counts shifted by `change`: for every constraint,
+    /// the domain's matching pods, plus one if the pending pod matches itself, minus the
+    /// smallest count among the domains (0 when there are fewer than `minDomains`) may not
+    /// exceed `maxSkew`.
+    fn filter(&self, node: &Node, change: &[i64]) -> Fit {
+        for ((c, domains), delta) in self.pod.spread.iter().zip(&self.counts).zip(change) {
+            let Some(value) = node.labels.get(&c.topology_key) else {
+                return Fit::Unresolvable(format!("{SPREAD_SKEW} (missing required label)"));
+            };
+            let own = domains.get(value.as_str()).map(|n| n + delta);
+            let others = domains
+                .iter()
+                .filter(|(d, _)| **d != value.as_str())
+                .map(|(_, n)| *n);
+            let mut min = others.chain(own).min().unwrap_or(i64::from(i32::MAX));
+            if (domains.len() as i64) < c.min_domains {
+                min = 0;
+            }
+            let skew = own.unwrap_or(0) + i64::from(c.selects(&self.pod.labels)) - min;
+            if skew > c.max_skew {
+                return Fit::Unschedulable(SPREAD_SKEW.into());
+            }
+        }
+        Fit::Fits
+    }
+
+    /// The filter as `RunFilterPluginsWithNominatedPods` runs it on `node` with `left`
+    /// removed from it: with the `nominated` pods added and, if there are any and that
+    /// passes, once more without them.
+    pub fn fit(&self, node: &Node, nominated: &[&Pod], left: &[&Pod]) -> Fit {
+        if self.pod.spread.is_empty() {
+            return Fit::Fits;
+        }
+        let with = self.filter(
+            node,
+            &self.change(node, nominated.iter().copied(), left.iter().copied()),
+        );
+        if !with.fits() || nominated.is_empty() {
+            return with;
+        }
+        self.filter(node, &self.change(node, [], left.iter().copied()))
+    }
+}
+
+/// `nodeLabelsMatchSpreadConstraints`: the node has every constraint's topology key.
+fn has_topology_keys(pod: &Pod, node: &Node) -> bool {
+    pod.spread
+        .iter()
+        .all(|c| node.labels.contains_key(&c.topology_key))
+}
+
+/// `matchNodeInclusionPolicies`: whether `node`'s domain takes part in constraint `c`.
+fn eligible(pod: &Pod, c: &SpreadConstraint, node: &Node) -> bool {
+    (!c.honor_node_affinity || node_affinity_matches(pod, node))
+        && (!c.honor_node_taints || untolerated(&node.taints, &pod.tolerations).is_none())
 }
 
 /// NodePorts: the pod's host ports against those of `others` on the node.
@@ -201,19 +337,24 @@ pub fn resources_fit(req: &Requests, node: &Node, used: &Requests, pods: usize) 
 
 /// Pending pods nominated to `node` that the scheduler reserves room for when placing `pod`:
 /// those of equal or higher priority (`RunFilterPluginsWithNominatedPods`).
-pub fn nominated_load(snapshot: &Snapshot, node: &str, pod: &Pod) -> (Requests, usize) {
+pub fn nominated_pods<'a>(snapshot: &'a Snapshot, node: &str, pod: &Pod) -> Vec<&'a Pod> {
+    snapshot
+        .nominated_pods()
+        .filter(|p| {
+            p.nominated_node_name.as_deref() == Some(node)
+                && p.priority >= pod.priority
+                && p.key() != pod.key()
+        })
+        .collect()
+}
+
+/// What the [`nominated_pods`] request, and how many they are.
+pub fn nominated_load(nominated: &[&Pod]) -> (Requests, usize) {
     let mut total = Requests::default();
-    let mut count = 0;
-    for p in snapshot.nominated_pods() {
-        if p.nominated_node_name.as_deref() == Some(node)
-            && p.priority >= pod.priority
-            && p.key() != pod.key()
-        {
-            total.add(&Requests::of(&pod_requests(p)));
-            count += 1;
-        }
+    for p in nominated {
+        total.add(&Requests::of(&pod_requests(p)));
     }
-    (total, count)
+    (total, nominated.len())
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 
 use super::raw;
 use crate::model::{
-    Class, Container, HostPort, Node, Owner, Pdb, Pod, PodAffinityTerm, ResourceList,
+    Class, Container, HostPort, Labels, Node, Owner, Pdb, Pod, PodAffinityTerm, ResourceList,
+    SpreadConstraint,
 };
 use crate::quantity::Quantity;
 use crate::selector::{LabelSelector, NodeSelectorTerm, Requirement, Taint, Toleration};
@@ -180,11 +181,20 @@ pub fn pod(
             }
         })
         .collect();
+    let labels = meta.labels.clone().unwrap_or_default();
+    let spread = spec
+        .topology_spread_constraints
+        .iter()
+        .flatten()
+        .filter(|c| c.when_unsatisfiable.as_deref() == Some("DoNotSchedule"))
+        .map(|c| spread_constraint(c, &labels))
+        .collect();
     Pod {
         namespace,
         name,
         anti_affinity,
-        labels: meta.labels.clone().unwrap_or_default(),
+        spread,
+        labels,
         owner,
         static_or_mirror: annotations
             .is_some_and(|a| a.mirror || a.source.as_deref().is_some_and(|s| s != "api")),
@@ -224,6 +234,33 @@ pub fn pod(
             .flatten()
             .filter_map(|v| v.host_path.as_ref()?.path.clone())
             .collect(),
+    }
+}
+
+/// A `DoNotSchedule` constraint as `filterTopologySpreadConstraints` builds it: defaults
+/// filled in, and the owner's values of `matchLabelKeys` (those it has) ANDed into the
+/// selector when there is one.
+fn spread_constraint(c: &raw::TopologySpreadConstraint, owner_labels: &Labels) -> SpreadConstraint {
+    let selector = c.label_selector.as_ref().map(|s| {
+        let mut s = label_selector(s);
+        for key in c.match_label_keys.iter().flatten() {
+            if let Some(value) = owner_labels.get(key) {
+                s.match_expressions.push(Requirement {
+                    key: key.clone(),
+                    operator: "In".into(),
+                    values: vec![value.clone()],
+                });
+            }
+        }
+        s
+    });
+    SpreadConstraint {
+        max_skew: c.max_skew.unwrap_or(1),
+        topology_key: c.topology_key.clone().unwrap_or_default(),
+        selector,
+        min_domains: c.min_domains.unwrap_or(1),
+        honor_node_affinity: c.node_affinity_policy.as_deref() != Some("Ignore"),
+        honor_node_taints: c.node_taints_policy.as_deref() == Some("Honor"),
     }
 }
 

@@ -454,6 +454,30 @@ mod tests {
     }
 
     #[test]
+    fn reads_hard_spread_constraints_only_with_defaults_and_match_label_keys() {
+        let yaml = "kind: Pod\nmetadata: {name: p, namespace: a, labels: {app: x, pod-template-hash: h1}}\nspec:\n  containers: [{name: c}]\n  topologySpreadConstraints:\n  - {maxSkew: 2, topologyKey: zone, whenUnsatisfiable: ScheduleAnyway, labelSelector: {matchLabels: {app: x}}}\n  - maxSkew: 1\n    topologyKey: kubernetes.io/hostname\n    whenUnsatisfiable: DoNotSchedule\n    labelSelector: {matchLabels: {app: x}}\n    matchLabelKeys: [pod-template-hash, absent]\n  - {maxSkew: 3, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, minDomains: 3, nodeAffinityPolicy: Ignore, nodeTaintsPolicy: Honor}\n";
+        let mut b = Builder::default();
+        b.add_text(yaml.as_bytes(), "p.yaml").unwrap();
+        let s = b.finish();
+        let spread = &s.pods[0].spread;
+        assert_eq!(spread.len(), 2, "ScheduleAnyway only scores: {spread:?}");
+        let host = &spread[0];
+        assert_eq!(
+            (host.max_skew, host.topology_key.as_str(), host.min_domains),
+            (1, "kubernetes.io/hostname", 1)
+        );
+        assert!(host.honor_node_affinity && !host.honor_node_taints);
+        let mut labels: crate::model::Labels = [("app".to_string(), "x".to_string())].into();
+        assert!(!host.selects(&labels), "the template hash is required too");
+        labels.insert("pod-template-hash".into(), "h1".into());
+        assert!(host.selects(&labels) && host.counts(&labels));
+        let zone = &spread[1];
+        assert_eq!((zone.max_skew, zone.min_domains), (3, 3));
+        assert!(!zone.honor_node_affinity && zone.honor_node_taints);
+        assert!(!zone.selects(&labels), "no labelSelector: no pod");
+    }
+
+    #[test]
     fn bad_json_names_the_source() {
         let mut b = Builder::default();
         let err = b.add_text(b"{\"kind\": ", "x.json").unwrap_err();

@@ -105,6 +105,7 @@ pub struct Spec {
     pub resources: Option<Resources>,
     pub node_selector: Option<BTreeMap<String, String>>,
     pub affinity: Option<Affinity>,
+    pub topology_spread_constraints: Option<Vec<TopologySpreadConstraint>>,
     pub tolerations: Option<Vec<Toleration>>,
     pub host_network: Option<bool>,
     pub volumes: Option<Vec<Volume>>,
@@ -223,6 +224,19 @@ pub struct PodAffinityTerm {
     pub namespaces: Option<Vec<String>>,
     pub namespace_selector: Option<LabelSelector>,
     pub topology_key: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TopologySpreadConstraint {
+    pub max_skew: Option<i64>,
+    pub topology_key: Option<String>,
+    pub when_unsatisfiable: Option<String>,
+    pub label_selector: Option<LabelSelector>,
+    pub min_domains: Option<i64>,
+    pub node_affinity_policy: Option<String>,
+    pub node_taints_policy: Option<String>,
+    pub match_label_keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

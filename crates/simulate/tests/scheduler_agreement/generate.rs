@@ -43,6 +43,8 @@ pub struct NodeSpec {
     pub cpu_m: i64,
     pub mem_mi: i64,
     pub pods: i64,
+    /// Labels beyond the fake node's own (`kubernetes.io/hostname` and the like).
+    pub labels: Vec<(String, String)>,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +66,21 @@ pub struct PodSpec {
     /// A required pod anti-affinity term on `kubernetes.io/hostname` against pods with this
     /// label (`key=value`).
     pub anti_affinity: Option<&'static str>,
+    /// A `DoNotSchedule` topology spread constraint.
+    pub spread: Option<SpreadSpec>,
+    /// A `nodeSelector` entry (`key`, `value`).
+    pub node_selector: Option<(String, String)>,
+}
+
+/// A topology spread constraint over the pods labelled `app: a`.
+#[derive(Clone, Debug)]
+pub struct SpreadSpec {
+    pub topology_key: &'static str,
+    pub max_skew: i64,
+    pub min_domains: Option<i64>,
+    /// Select by `matchLabelKeys: [app]` (and an empty `labelSelector`) instead of
+    /// `matchLabels`.
+    pub match_label_keys: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +114,17 @@ pub const KINDS: [&str; 8] = [
     "anti-affinity",
 ];
 
+/// After `13 * KINDS.len()` scenarios of those kinds come this many `spread` ones.
+pub const SPREAD_SCENARIOS: usize = 24;
+
+/// The label the `spread` scenarios' nodes carry with their namespace's name, and the
+/// pending pod selects: nodes of earlier scenarios the scheduler may still know of then
+/// make no topology domain.
+pub const SCENARIO_LABEL: &str = "pg-testenv/scenario";
+
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+pub const HOSTNAME: &str = "kubernetes.io/hostname";
+
 /// The host port the `host-port` scenarios fight over.
 pub const HOST_PORT: u16 = 9100;
 
@@ -114,15 +142,19 @@ const RUNNING_CLASSES: [Option<&str>; 7] = [
 pub fn scenario(id: usize) -> Scenario {
     let mut rng = Rng::new(id as u64 + 1);
     let ns = format!("s{id:02}");
-    let kind = KINDS[id % KINDS.len()];
-    let round = id / KINDS.len();
-    let node_count = 2 + rng.below(2) as usize;
+    let (kind, round) = if id < 13 * KINDS.len() {
+        (KINDS[id % KINDS.len()], id / KINDS.len())
+    } else {
+        ("spread", id - 13 * KINDS.len())
+    };
+    let node_count = 2 + rng.below(2) as usize + usize::from(kind == "spread");
     let mut nodes: Vec<NodeSpec> = (0..node_count)
         .map(|n| NodeSpec {
             name: format!("{ns}-n{n}"),
             cpu_m: rng.pick(&[2000, 3000, 4000]),
             mem_mi: rng.pick(&[4096, 8192]),
             pods: 110,
+            labels: Vec::new(),
         })
         .collect();
     let mut pods = Vec::new();
@@ -151,6 +183,8 @@ pub fn scenario(id: usize) -> Scenario {
             host_port,
             agent: false,
             anti_affinity: None,
+            spread: None,
+            node_selector: None,
         });
     };
     match kind {
@@ -216,6 +250,55 @@ pub fn scenario(id: usize) -> Scenario {
                         rng.pick(&APPS),
                         None,
                     );
+                }
+            }
+        }
+        "spread" => {
+            // Pods labelled `app: a` are the ones spread. Zones: n0 and n1 in z0, the rest in
+            // z1; with the hostname key every node is its own domain. "Crowded" nodes (n0
+            // and n1 by zone, all but the last by hostname) hold at least maxSkew of them, n0
+            // most, and have CPU to spare; the others are full, with at most one. So the
+            // pending pod (`app: a`, 250m) must either preempt `app: a` pods in a crowded
+            // domain or make room on a full node. By turns (four rounds each): the full
+            // nodes' pods outrank it, so only the spread can be fixed; every pod it could
+            // preempt for either outranks it; nothing is locked (and minDomains is set).
+            let by_zone = round.is_multiple_of(2);
+            let max_skew = 1 + (round / 2 % 2) as u64;
+            let variant = round / 4 % 3;
+            let locked = |rng: &mut Rng, lock: bool| {
+                if lock {
+                    Some("pg-top")
+                } else {
+                    rng.pick(&RUNNING_CLASSES)
+                }
+            };
+            for (n, node) in nodes.iter_mut().enumerate() {
+                let zone = if n < 2 { "z0" } else { "z1" };
+                node.labels.push((ZONE.into(), format!("{ns}-{zone}")));
+                node.labels.push((SCENARIO_LABEL.into(), ns.clone()));
+            }
+            for (n, node) in nodes.iter().enumerate() {
+                let crowded = if by_zone { n < 2 } else { n + 1 < node_count };
+                let spread_pods = match (crowded, n) {
+                    (true, 0) => max_skew + rng.below(2),
+                    (true, _) if by_zone => rng.below(2),
+                    (true, _) => max_skew + rng.below(2),
+                    (false, _) => rng.below(2),
+                };
+                let lock = if crowded { variant == 1 } else { variant != 2 };
+                let mut free = node.cpu_m;
+                for _ in 0..spread_pods {
+                    free -= 250;
+                    next_pod(node, locked(&mut rng, lock), 250, 128, "a", None);
+                }
+                if crowded {
+                    free -= node.cpu_m / 2;
+                }
+                while free >= 250 {
+                    let cpu = rng.pick(&[250, 500, 750]).min(free);
+                    free -= cpu;
+                    let class = locked(&mut rng, lock && !crowded);
+                    next_pod(node, class, cpu, 128, rng.pick(&["b", "c"]), None);
                 }
             }
         }
@@ -311,6 +394,8 @@ pub fn scenario(id: usize) -> Scenario {
         host_port: None,
         agent: false,
         anti_affinity: None,
+        spread: None,
+        node_selector: None,
     };
     match kind {
         "memory" => {
@@ -343,6 +428,31 @@ pub fn scenario(id: usize) -> Scenario {
             if round % 3 != 2 {
                 preemptor.anti_affinity = Some("role=agent");
             }
+        }
+        "spread" => {
+            preemptor.cpu_m = 250;
+            preemptor.app = "a";
+            if round / 4 % 3 == 1 {
+                preemptor.class = Some("pg-top");
+            }
+            let domains = if round.is_multiple_of(2) {
+                2
+            } else {
+                nodes.len() as i64
+            };
+            preemptor.spread = Some(SpreadSpec {
+                topology_key: if round.is_multiple_of(2) {
+                    ZONE
+                } else {
+                    HOSTNAME
+                },
+                max_skew: 1 + (round / 2 % 2) as i64,
+                // One round in three: more domains wanted than there are, so the global
+                // minimum is 0.
+                min_domains: (round / 4 % 3 == 2).then_some(domains + 1),
+                match_label_keys: round % 3 == 0,
+            });
+            preemptor.node_selector = Some((SCENARIO_LABEL.into(), ns.clone()));
         }
         "special" => match round % 3 {
             0 => preemptor.class = Some("pg-never"),
@@ -385,6 +495,24 @@ pub fn pod_yaml(ns: &str, p: &PodSpec) -> String {
     }
     if let Some(c) = p.class {
         let _ = writeln!(y, "  priorityClassName: {c}");
+    }
+    if let Some((key, value)) = &p.node_selector {
+        let _ = writeln!(y, "  nodeSelector:\n    {key}: {value}");
+    }
+    if let Some(c) = &p.spread {
+        let _ = writeln!(
+            y,
+            "  topologySpreadConstraints:\n  - maxSkew: {}\n    topologyKey: {}\n    whenUnsatisfiable: DoNotSchedule",
+            c.max_skew, c.topology_key
+        );
+        if let Some(m) = c.min_domains {
+            let _ = writeln!(y, "    minDomains: {m}");
+        }
+        if c.match_label_keys {
+            y.push_str("    matchLabelKeys: [app]\n    labelSelector: {}\n");
+        } else {
+            y.push_str("    labelSelector:\n      matchLabels:\n        app: a\n");
+        }
     }
     if p.pinned_to.is_some() || p.anti_affinity.is_some() {
         y.push_str("  affinity:\n");

@@ -19,7 +19,9 @@
 
 mod generate;
 
-use generate::{Scenario, classes_yaml, pdb_yaml, pod_yaml, scenario, start_time};
+use generate::{
+    KINDS, SPREAD_SCENARIOS, Scenario, classes_yaml, pdb_yaml, pod_yaml, scenario, start_time,
+};
 use pg_simulate::preemption::{Outcome, Preemption};
 use pg_simulate::snapshot::Builder;
 use pg_testenv::{Options, TestCluster};
@@ -28,17 +30,18 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-/// 13 of each of the eight kinds.
-const SCENARIOS: usize = 104;
+/// 13 of each of the eight kinds, then the topology spread ones.
+const SCENARIOS: usize = 13 * KINDS.len() + SPREAD_SCENARIOS;
 
 /// What the scenarios are built to make the real scheduler do; each must happen at least once.
-const INTENDED: [&str; 7] = [
+const INTENDED: [&str; 8] = [
     "preempts",
     "preempts, violating a PDB",
     "preempts for a pinned DaemonSet pod",
     "preempts for a host port",
     "preempts for its anti-affinity",
     "preempts for the running pods' anti-affinity",
+    "preempts for topology spread",
     "stays pending",
 ];
 
@@ -58,6 +61,12 @@ fn setup(cluster: &TestCluster, s: &Scenario) {
             &format!("{}Mi", n.mem_mi),
             &n.pods.to_string(),
         );
+        if !n.labels.is_empty() {
+            let mut args = vec!["label".to_string(), "node".into(), n.name.clone()];
+            args.extend(n.labels.iter().map(|(k, v)| format!("{k}={v}")));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            cluster.kubectl_ok(&args, None);
+        }
     }
     cluster.kubectl_ok(&["create", "namespace", &s.namespace], None);
     for b in &s.pdbs {
@@ -275,6 +284,20 @@ fn observed_outcome(s: &Scenario, seen: &Observed) -> &'static str {
     }
     if s.pods.iter().any(|p| p.anti_affinity.is_some()) {
         return "preempts for the running pods' anti-affinity";
+    }
+    let landed = seen.nominated.as_ref().or(seen.bound.as_ref());
+    if let (Some(_), Some(node)) = (&s.preemptor.spread, landed) {
+        // Room for the pod's CPU already: the victims went for the spread.
+        let n = s.nodes.iter().find(|n| &n.name == node).unwrap();
+        let used: i64 = s
+            .pods
+            .iter()
+            .filter(|p| p.node.as_ref() == Some(node))
+            .map(|p| p.cpu_m)
+            .sum();
+        if n.cpu_m - used >= s.preemptor.cpu_m {
+            return "preempts for topology spread";
+        }
     }
     let violated = s.pdbs.iter().any(|b| {
         let gone = seen
