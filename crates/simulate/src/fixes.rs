@@ -52,7 +52,7 @@ fn workload(pod: &Pod) -> Workload {
                     image: c.image.clone(),
                     init,
                     image_from: None,
-                    command: Default::default(),
+                    command: c.command.clone(),
                 })
                 .collect(),
             host_paths: pod.host_paths.clone(),
@@ -107,4 +107,33 @@ pub fn apply(snapshot: &Snapshot, catalog: &Catalog) -> (Snapshot, Vec<Fix>) {
         }
     }
     (fixed, fixes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Container;
+
+    /// A Longhorn pod as deploy/longhorn.yaml runs it: the same image is the node agent or a
+    /// one-off deployer, depending on the command line the snapshot carries.
+    fn longhorn(subcommand: &str) -> Pod {
+        Pod {
+            name: "lh".into(),
+            containers: vec![Container {
+                name: "c".into(),
+                image: "longhornio/longhorn-manager:v1.9.1".into(),
+                command: pg_model::CommandLine::new(["longhorn-manager", "-d", subcommand]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn components_sharing_an_image_are_told_apart_by_command_line() {
+        let catalog = Catalog::builtin();
+        let daemon = component(&catalog, &longhorn("daemon")).map(|m| m.id);
+        assert_eq!(daemon.as_deref(), Some("longhorn-manager"));
+        assert_eq!(component(&catalog, &longhorn("deploy-driver")), None);
+    }
 }

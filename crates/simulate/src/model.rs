@@ -82,6 +82,9 @@ pub const PODS: &str = "pods";
 pub struct Container {
     pub name: String,
     pub image: String,
+    /// The first words of `command` then `args`, which tell the catalog's components that
+    /// share an image apart.
+    pub command: pg_model::CommandLine,
     pub requests: ResourceList,
     pub limits: ResourceList,
     /// An init container with `restartPolicy: Always`: a sidecar (KEP-753), which keeps running

@@ -67,6 +67,13 @@ fn container(c: &raw::Container, what: &str, problems: &mut Vec<String>) -> Cont
         name,
         host_ports,
         image: c.image.clone().unwrap_or_default(),
+        command: pg_model::CommandLine::new(
+            [&c.command, &c.args]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(String::as_str),
+        ),
         requests,
         limits,
         sidecar: false,

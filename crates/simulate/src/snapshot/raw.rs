@@ -141,6 +141,8 @@ pub struct Status {
 pub struct Container {
     pub name: Option<String>,
     pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
     pub resources: Option<Resources>,
     pub restart_policy: Option<String>,
     pub ports: Option<Vec<ContainerPort>>,
