@@ -42,8 +42,10 @@ pub fn apply(
     patches: &[PlannedPatch],
     mode: ApplyMode,
 ) -> Result<Vec<ApplyResult>, ClusterError> {
-    let resolved = connect::resolve(opts, &Env::current())?;
-    runtime()?.block_on(apply_all(&resolved, patches, mode))
+    runtime()?.block_on(async {
+        let resolved = connect::resolve(opts, &Env::current()).await?;
+        apply_all(&resolved, patches, mode).await
+    })
 }
 
 /// How far [`apply`] goes.

@@ -6,6 +6,7 @@
 
 use crate::ClusterOptions;
 use crate::error::{ClusterError, Failure, chain_text, classify};
+use crate::list::runtime;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use std::ffi::OsString;
 use std::fmt;
@@ -48,7 +49,9 @@ impl fmt::Display for Target {
 /// Which server and context `opts` select, without contacting it (for "will patch ... in
 /// context X" prompts).
 pub fn target(opts: &ClusterOptions) -> Result<Target, ClusterError> {
-    resolve(opts, &Env::current()).map(|r| r.target)
+    runtime()?
+        .block_on(resolve(opts, &Env::current()))
+        .map(|r| r.target)
 }
 
 /// Every context of the kubeconfig, in the order of its files (`--kubeconfig`, else the
@@ -106,7 +109,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long one response may take; a 500-object page takes well under a second.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
-pub(crate) fn resolve(opts: &ClusterOptions, env: &Env) -> Result<Resolved, ClusterError> {
+/// Reading the kubeconfig is async only because kube-rs' loader is (it reads files
+/// synchronously today, and may run an exec credential plugin tomorrow).
+pub(crate) async fn resolve(opts: &ClusterOptions, env: &Env) -> Result<Resolved, ClusterError> {
     let (kubeconfig, file) = match read_kubeconfig(opts, env)? {
         Some(found) => found,
         None => return in_cluster(opts, env),
@@ -133,13 +138,11 @@ pub(crate) fn resolve(opts: &ClusterOptions, env: &Env) -> Result<Resolved, Clus
         context: Some(context.clone()),
         ..KubeConfigOptions::default()
     };
-    // `from_custom_kubeconfig` is async only in signature (exec plugins run later, per request).
-    let config =
-        block_on_ready(Config::from_custom_kubeconfig(kubeconfig, &options)).map_err(|e| {
-            ClusterError::Kubeconfig {
-                file: file.clone(),
-                reason: format!("context \"{context}\": {}", chain_text(&e)),
-            }
+    let config = Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|e| ClusterError::Kubeconfig {
+            file: file.clone(),
+            reason: format!("context \"{context}\": {}", chain_text(&e)),
         })?;
     Ok(finish(config, Some(context)))
 }
@@ -277,26 +280,14 @@ fn client_with(config: Config, target: &Target) -> Result<kube::Client, ClusterE
     })
 }
 
-/// Polls a future that never waits (kube-rs' kubeconfig loading reads files synchronously
-/// behind an `async fn`), so resolving a target needs no runtime.
-fn block_on_ready<F: std::future::Future>(fut: F) -> F::Output {
-    use std::pin::pin;
-    use std::task::{Context, Poll, Waker};
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-        // Not expected; yield instead of spinning hot if kube-rs ever awaits something.
-        std::thread::yield_now();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+
+    fn resolved(opts: &ClusterOptions, env: &Env) -> Result<Resolved, ClusterError> {
+        runtime().unwrap().block_on(resolve(opts, env))
+    }
 
     const CLUSTERS: &str = r#"
 apiVersion: v1
@@ -338,7 +329,7 @@ users:
         fs::write(&b, USERS).unwrap();
         let missing = dir.path().join("missing.yaml");
         let value = std::env::join_paths([&a, &missing, &b]).unwrap();
-        let r = resolve(&ClusterOptions::default(), &env_with(value.clone())).unwrap();
+        let r = resolved(&ClusterOptions::default(), &env_with(value.clone())).unwrap();
         assert_eq!(r.target.server, "https://10.9.8.7:6443");
         assert_eq!(r.target.context.as_deref(), Some("first"));
         assert!(
@@ -350,7 +341,7 @@ users:
             context: Some("second".to_string()),
             ..ClusterOptions::default()
         };
-        let r = resolve(&opts, &env_with(value)).unwrap();
+        let r = resolved(&opts, &env_with(value)).unwrap();
         assert_eq!(
             r.target.to_string(),
             "https://other.example:443 (context \"second\")"
@@ -404,7 +395,7 @@ contexts:
             context: Some("nope".to_string()),
             ..ClusterOptions::default()
         };
-        let err = resolve(&opts, &Env::default()).err().unwrap();
+        let err = resolved(&opts, &Env::default()).err().unwrap();
         assert_eq!(
             err.to_string(),
             format!(
@@ -420,7 +411,7 @@ contexts:
             kubeconfig: Some(PathBuf::from("/nonexistent/kubeconfig")),
             ..ClusterOptions::default()
         };
-        let err = resolve(&opts, &Env::default()).err().unwrap().to_string();
+        let err = resolved(&opts, &Env::default()).err().unwrap().to_string();
         assert!(
             err.starts_with("cannot use kubeconfig /nonexistent/kubeconfig: "),
             "{err}"
@@ -435,7 +426,7 @@ contexts:
             kubeconfig: None,
             home: Some(dir.path().to_path_buf()),
         };
-        let result = resolve(&ClusterOptions::default(), &env);
+        let result = resolved(&ClusterOptions::default(), &env);
         if let Some(host) = std::env::var_os("KUBERNETES_SERVICE_HOST") {
             // Inside a pod the in-cluster configuration is the fallback: either it is used, or
             // the error says why it could not be.

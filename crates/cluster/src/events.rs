@@ -57,9 +57,9 @@ pub fn record_events(
     opts: &ClusterOptions,
     findings: &[Finding],
 ) -> Result<Vec<EventResult>, ClusterError> {
-    let resolved = connect::resolve(opts, &Env::current())?;
     let instance = reporting_instance();
     runtime()?.block_on(async {
+        let resolved = connect::resolve(opts, &Env::current()).await?;
         let client = connect::client(&resolved)?;
         let mut results = Vec::new();
         for f in findings.iter().filter(|f| f.severity >= Severity::Warning) {

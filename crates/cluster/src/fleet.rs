@@ -95,16 +95,18 @@ fn read_one(
     context: &str,
     keep_labels: Option<Arc<[String]>>,
 ) -> Member {
-    match connect::resolve(opts, &Env::current()) {
-        Ok(resolved) => Member {
-            context: context.to_string(),
-            server: Some(resolved.target.server.clone()),
-            result: rt.block_on(load_from(&resolved, opts, keep_labels)),
-        },
-        Err(e) => Member {
-            context: context.to_string(),
-            server: None,
-            result: Err(e),
-        },
-    }
+    rt.block_on(async {
+        match connect::resolve(opts, &Env::current()).await {
+            Ok(resolved) => Member {
+                context: context.to_string(),
+                server: Some(resolved.target.server.clone()),
+                result: load_from(&resolved, opts, keep_labels).await,
+            },
+            Err(e) => Member {
+                context: context.to_string(),
+                server: None,
+                result: Err(e),
+            },
+        }
+    })
 }

@@ -36,9 +36,11 @@ pub fn load_keeping_labels(
     opts: &ClusterOptions,
     keep_labels: Option<&[String]>,
 ) -> Result<Loaded, ClusterError> {
-    let resolved = connect::resolve(opts, &Env::current())?;
     let keep_labels: Option<Arc<[String]>> = keep_labels.map(Arc::from);
-    runtime()?.block_on(load_from(&resolved, opts, keep_labels))
+    runtime()?.block_on(async {
+        let resolved = connect::resolve(opts, &Env::current()).await?;
+        load_from(&resolved, opts, keep_labels).await
+    })
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, ClusterError> {

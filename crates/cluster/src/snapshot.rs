@@ -84,8 +84,8 @@ pub fn list_snapshot(
     opts: &ClusterOptions,
     mut on_page: impl FnMut(&str, &str) -> Result<(), String>,
 ) -> Result<Vec<InputProblem>, ClusterError> {
-    let resolved = connect::resolve(opts, &Env::current())?;
     runtime()?.block_on(async {
+        let resolved = connect::resolve(opts, &Env::current()).await?;
         let client = connect::client(&resolved)?;
         let mut notes = Vec::new();
         for kind in &KINDS {

@@ -101,12 +101,12 @@ impl Watch {
     /// here; the server is first contacted by the watches, and what it answers comes out of
     /// [`Watch::next`].
     ///
-    /// Must be called inside a tokio runtime: the watches are spawned on it.
-    pub fn start(
+    /// The watches are spawned on the runtime this is awaited in.
+    pub async fn start(
         opts: &ClusterOptions,
         keep_labels: Option<&[String]>,
     ) -> Result<Watch, ClusterError> {
-        let resolved = connect::resolve(opts, &Env::current())?;
+        let resolved = connect::resolve(opts, &Env::current()).await?;
         let client = connect::watch_client(&resolved)?;
         let keep_labels: Option<Arc<[String]>> = keep_labels.map(Arc::from);
         // Enough to absorb a burst (a page of a list is 500 objects) without stalling the

@@ -95,7 +95,7 @@ fn cluster_watch_holds_what_load_reads_and_follows_changes() {
     seed(&cluster);
     let opts = opts_for(cluster.kubeconfig_path());
     runtime().block_on(async {
-        let mut watch = Watch::start(&opts, None).unwrap();
+        let mut watch = Watch::start(&opts, None).await.unwrap();
         let changes = synced(&mut watch).await;
         assert!(
             !changes
@@ -134,7 +134,7 @@ fn cluster_watch_holds_what_load_reads_and_follows_changes() {
             namespace: Some("apps".to_string()),
             ..opts.clone()
         };
-        let mut watch = Watch::start(&apps, None).unwrap();
+        let mut watch = Watch::start(&apps, None).await.unwrap();
         synced(&mut watch).await;
         assert_eq!(sorted(watch.objects()), sorted(&load(&apps).objects));
     });
@@ -151,7 +151,7 @@ fn cluster_watch_skips_kinds_the_server_does_not_serve() {
     let opts = opts_for(cluster.kubeconfig_path());
     let loaded = load(&opts);
     runtime().block_on(async {
-        let mut watch = Watch::start(&opts, None).unwrap();
+        let mut watch = Watch::start(&opts, None).await.unwrap();
         let skipped: Vec<_> = synced(&mut watch)
             .await
             .into_iter()

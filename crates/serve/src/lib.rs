@@ -142,7 +142,7 @@ pub fn run(opts: Options, notice: &(dyn Fn(&Notice<'_>) + Sync)) -> Result<(), S
 
 async fn serve(opts: Options, notice: &(dyn Fn(&Notice<'_>) + Sync)) -> Result<(), ServeError> {
     let keep_labels = pg_checks::labels_read(&opts.catalog);
-    let watch = Watch::start(&opts.cluster, Some(&keep_labels))?;
+    let watch = Watch::start(&opts.cluster, Some(&keep_labels)).await?;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServeError::Listen {
