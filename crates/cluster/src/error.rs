@@ -253,8 +253,10 @@ pub(crate) fn request_error(req: &Request<'_>, status: u16, message: &str) -> Cl
 fn transport(err: &kube::Error, target: &Target) -> ClusterError {
     let mut io_kind = None;
     let mut tls = None;
+    let mut elapsed = false;
     let mut source: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = source {
+        elapsed |= e.is::<tokio::time::error::Elapsed>();
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             io_kind.get_or_insert(io.kind());
             // io::Error::source() skips the error it wraps: look inside, however deep.
@@ -286,10 +288,12 @@ fn transport(err: &kube::Error, target: &Target) -> ClusterError {
         Some(K::ConnectionRefused) => "connection refused".to_string(),
         Some(K::TimedOut) => "timed out".to_string(),
         Some(K::ConnectionReset) => "connection reset by the server".to_string(),
+        _ if elapsed => "timed out".to_string(),
+        // The one classification by text: a failed getaddrinfo is an io::Error of no stable
+        // kind (`Uncategorized`), inside hyper-util's private ConnectError ("dns error").
         _ if lower.contains("dns error") || lower.contains("failed to lookup address") => {
             format!("DNS lookup of {} failed", target.host())
         }
-        _ if lower.contains("timed out") || lower.contains("elapsed") => "timed out".to_string(),
         _ if lower.contains("certificate") || lower.contains("tls") => {
             return ClusterError::Tls {
                 target: target.clone(),
@@ -478,6 +482,45 @@ mod tests {
                 .with_code(code)
                 .boxed(),
         )
+    }
+
+    fn unreachable_reason(err: kube::Error) -> String {
+        match classify(&err, &target()) {
+            Failure::Fatal(ClusterError::Unreachable { reason, .. }) => reason,
+            other => panic!("not unreachable: {other:?}"),
+        }
+    }
+
+    /// Transport failures are told apart by the error types in the chain, not their text.
+    #[test]
+    fn transport_failures_are_classified_by_type() {
+        use std::io::{Error, ErrorKind};
+        let io =
+            |kind, text: &str| kube::Error::Service(Box::new(Error::new(kind, text.to_string())));
+        assert_eq!(
+            unreachable_reason(io(ErrorKind::ConnectionRefused, "os error 111")),
+            "connection refused"
+        );
+        assert_eq!(
+            unreachable_reason(io(ErrorKind::TimedOut, "deadline has elapsed")),
+            "timed out"
+        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let elapsed = runtime
+            .block_on(async {
+                tokio::time::timeout(std::time::Duration::ZERO, std::future::pending::<()>()).await
+            })
+            .unwrap_err();
+        assert_eq!(
+            unreachable_reason(kube::Error::Service(Box::new(elapsed))),
+            "timed out"
+        );
+        // The same words without the types are not a timeout.
+        let other = unreachable_reason(io(ErrorKind::Other, "the deadline has elapsed"));
+        assert!(other.ends_with(": the deadline has elapsed"), "{other}");
     }
 
     #[test]
