@@ -17,11 +17,10 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
-use kube::Resource;
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use pg_model::{CheckId, Finding, ObjectRef, Severity};
-use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::future::Future;
 
 /// `reportingController` of our Events: `kubectl events` and event exporters show it as the
 /// source.
@@ -87,16 +86,8 @@ fn reporting_instance() -> String {
 }
 
 /// The part of an object we need to point an Event at it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Head {
     api_version: String,
-    metadata: HeadMeta,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadMeta {
     uid: String,
     resource_version: Option<String>,
 }
@@ -117,8 +108,17 @@ async fn record_one(
         .filter(|_| !kind.cluster_scoped);
     // The uid and apiVersion make `kubectl describe` list the Event; the GET also tells
     // whether an object named only by its pods' owner references really exists.
-    let head = match get(client, target, &kind.url_path(object_ns), &f.object.name).await? {
-        Ok(text) => text,
+    let resource = kind.api_resource();
+    let objects: Api<DynamicObject> = match object_ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let head = match call(target, || objects.get_metadata(&f.object.name)).await? {
+        Ok(meta) => Head {
+            api_version: resource.api_version.clone(),
+            uid: meta.metadata.uid.unwrap_or_default(),
+            resource_version: meta.metadata.resource_version,
+        },
         Err((404, _)) => return Ok(Ok(Recorded::NotInCluster)),
         Err((status, message)) => {
             let req = Request {
@@ -131,16 +131,11 @@ async fn record_one(
             return Ok(Err(request_error(&req, status, &message).to_string()));
         }
     };
-    let head: Head = serde_json::from_str(&head).map_err(|e| ClusterError::Decode {
-        target: target.clone(),
-        resource: kind.resource.to_string(),
-        reason: e.to_string(),
-    })?;
     // Events about cluster-scoped objects go to `default`, as client-go's recorder puts them.
     let event_ns = object_ns.unwrap_or("default");
     let event = new_event(f, &kind, &head, event_ns, instance);
     let name = event.metadata.name.clone().unwrap_or_default();
-    let events_url = Event::url_path(&(), Some(event_ns));
+    let events: Api<Event> = Api::namespaced(client.clone(), event_ns);
     let req = Request {
         target,
         verb: "create",
@@ -148,37 +143,29 @@ async fn record_one(
         namespace: Some(event_ns),
         cluster_scoped: false,
     };
-    let body = serde_json::to_vec(&event).expect("an Event serializes");
-    let created = send(client, target, || {
-        kube::core::Request::new(&events_url).create(&PostParams::default(), body.clone())
-    })
-    .await?;
+    let post = PostParams::default();
+    let created = call(target, || events.create(&post, &event)).await?;
     match created {
         Ok(_) => return Ok(Ok(Recorded::Created)),
         Err((409, _)) => {}
         Err((status, message)) => return Ok(Err(event_error(&req, status, &message))),
     }
     // Seen before: count the repeat.
-    let previous = match get(client, target, &events_url, &name).await? {
-        Ok(text) => serde_json::from_str::<Event>(&text).ok(),
+    let previous = match call(target, || events.get(&name)).await? {
+        Ok(previous) => previous,
         Err((status, message)) => {
             let req = Request { verb: "get", ..req };
             return Ok(Err(event_error(&req, status, &message)));
         }
     };
-    let count = previous
-        .and_then(|e| e.series)
-        .map_or(1, |s| s.count)
-        .saturating_add(1);
+    let count = previous.series.map_or(1, |s| s.count).saturating_add(1);
     let patch = serde_json::json!({
         "series": EventSeries { count, last_observed_time: MicroTime(Timestamp::now()) },
         "note": event.note,
     });
     let params = PatchParams::default();
-    let patched = send(client, target, || {
-        kube::core::Request::new(&events_url).patch(&name, &params, &Patch::Merge(&patch))
-    })
-    .await?;
+    let patch = Patch::Merge(&patch);
+    let patched = call(target, || events.patch(&name, &params, &patch)).await?;
     Ok(match patched {
         Ok(_) => Ok(Recorded::Repeated(count)),
         Err((status, message)) => Err(event_error(
@@ -193,7 +180,7 @@ async fn record_one(
 }
 
 fn new_event(f: &Finding, kind: &ApiKind, head: &Head, namespace: &str, instance: &str) -> Event {
-    let uid_prefix: String = head.metadata.uid.chars().take(8).collect();
+    let uid_prefix: String = head.uid.chars().take(8).collect();
     let suffix = format!(".{}.{uid_prefix}", f.check);
     let name = format!("{}{suffix}", truncate(&f.object.name, 253 - suffix.len()));
     let mut note = f.message.clone();
@@ -224,8 +211,8 @@ fn new_event(f: &Finding, kind: &ApiKind, head: &Head, namespace: &str, instance
             kind: Some(kind.kind.to_string()),
             namespace: f.object.namespace.clone().filter(|_| !kind.cluster_scoped),
             name: Some(f.object.name.clone()),
-            uid: Some(head.metadata.uid.clone()),
-            resource_version: head.metadata.resource_version.clone(),
+            uid: Some(head.uid.clone()),
+            resource_version: head.resource_version.clone(),
             field_path: None,
         }),
         ..Event::default()
@@ -269,35 +256,14 @@ fn event_error(req: &Request<'_>, status: u16, message: &str) -> String {
     }
 }
 
-/// A GET of the object `name` in the collection `path`.
-async fn get(
-    client: &kube::Client,
-    target: &Target,
-    path: &str,
-    name: &str,
-) -> Result<Result<String, (u16, String)>, ClusterError> {
-    let params = kube::api::GetParams::default();
-    send(client, target, || {
-        kube::core::Request::new(path).get(name, &params)
-    })
-    .await
-}
-
-/// Sends a request (retrying 429/5xx): `Ok(Err((status, message)))` when the server answered
+/// One API call (429/5xx retried): `Ok(Err((status, message)))` when the server answered
 /// about this request, `Err` when it cannot be used at all.
-async fn send<F>(
-    client: &kube::Client,
-    target: &Target,
-    build: F,
-) -> Result<Result<String, (u16, String)>, ClusterError>
+async fn call<T, F, Fut>(target: &Target, send: F) -> Result<Result<T, (u16, String)>, ClusterError>
 where
-    F: Fn() -> Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, kube::Error>>,
 {
-    let sent = retry::send(retry::DEFAULT, target, || {
-        let request = build().map_err(kube::Error::BuildRequest);
-        async move { client.request_text(request?).await }
-    })
-    .await;
+    let sent = retry::send(retry::DEFAULT, target, send).await;
     match sent {
         Ok(text) => Ok(Ok(text)),
         Err(failed) => match failed.failure {
@@ -344,10 +310,8 @@ mod tests {
         };
         let head = Head {
             api_version: "apps/v1".to_string(),
-            metadata: HeadMeta {
-                uid: "0123456789abcdef".to_string(),
-                resource_version: None,
-            },
+            uid: "0123456789abcdef".to_string(),
+            resource_version: None,
         };
         let kind = kinds::by_kind("DaemonSet").unwrap();
         let event = new_event(&finding, &kind, &head, "kube-system", "host");
