@@ -220,33 +220,8 @@ pub fn add_risk_lines(
     {
         return;
     }
-    let Some(snapshot) = files_snapshot(input, loaded) else {
-        return;
-    };
-    let critical: Vec<usize> = (0..findings.len())
-        .filter(|&i| findings[i].component.is_some())
-        .collect();
-    let pods: Vec<Vec<String>> = critical
-        .iter()
-        .map(|&i| {
-            let f = &findings[i];
-            let own = (f.object.kind == "Pod").then(|| {
-                format!(
-                    "{}/{}",
-                    f.object.namespace.as_deref().unwrap_or("default"),
-                    f.object.name
-                )
-            });
-            f.pods
-                .iter()
-                .map(|p| format!("{}/{}", p.namespace.as_deref().unwrap_or("default"), p.name))
-                .chain(own)
-                .collect()
-        })
-        .collect();
-    let lines = pg_simulate::risk::lines_for(&snapshot, catalog, &pods);
-    for (i, line) in critical.into_iter().zip(lines) {
-        findings[i].risk = line;
+    if let Some(snapshot) = files_snapshot(input, loaded) {
+        pg_simulate::risk::annotate(findings, &snapshot, catalog);
     }
 }
 
@@ -274,13 +249,8 @@ pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
     if files.is_empty() {
         return None;
     }
-    // Files that are not snapshots (templates, other YAML) simply contribute no nodes.
-    let mut builder = Builder::default();
-    for f in &files {
-        let _ = builder.add_file(f);
-    }
-    let snapshot = builder.finish();
-    (!snapshot.nodes.is_empty()).then_some(snapshot)
+    let files: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
+    pg_simulate::snapshot::from_audited_files(&files)
 }
 
 /// Whether a file starts like JSON (which is parsed as it is read, so its size does not matter).

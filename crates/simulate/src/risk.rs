@@ -10,6 +10,7 @@ use crate::oom::{ContainerKind, container_score_adj};
 use crate::snapshot::Snapshot;
 use crate::usage::Usage;
 use pg_catalog::Catalog;
+use pg_model::Finding;
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -206,13 +207,12 @@ pub fn risks(
 /// Memory is what the seed's outage was about, and what audit's risk line speaks of.
 pub const AUDIT_PRESSURE: Pressure = Pressure::Memory;
 
-/// Risk lines for audit findings: `pods` are the `namespace/name` of each finding's pods;
-/// returns one line per finding (None when none of its pods runs on a node in `snapshot`).
-pub fn lines_for(
-    snapshot: &Snapshot,
-    catalog: &Catalog,
-    findings_pods: &[Vec<String>],
-) -> Vec<Option<String>> {
+/// Puts a risk line on each finding about a critical component whose pods run on a node of
+/// `snapshot` (the most exposed pod's, when there are several), as `audit` prints it.
+pub fn annotate(findings: &mut [Finding], snapshot: &Snapshot, catalog: &Catalog) {
+    if !findings.iter().any(|f| f.component.is_some()) {
+        return;
+    }
     let (fixed, _) = fixes::apply(snapshot, catalog);
     let all = risks(
         snapshot,
@@ -223,15 +223,24 @@ pub fn lines_for(
         AUDIT_PRESSURE,
     );
     let by_pod: HashMap<&str, &Risk> = all.iter().map(|r| (r.pod.as_str(), r)).collect();
-    findings_pods
-        .iter()
-        .map(|pods| {
-            let (w, n) = worst(pods.iter().filter_map(|p| by_pod.get(p.as_str()).copied()))?;
-            let mut line = w.line();
-            if n > 1 {
-                line.push_str(&format!(" (the most exposed of {n} pods)"));
-            }
-            Some(line)
-        })
-        .collect()
+    for f in findings.iter_mut().filter(|f| f.component.is_some()) {
+        let key = |namespace: &Option<String>, name: &str| {
+            format!("{}/{name}", namespace.as_deref().unwrap_or("default"))
+        };
+        let own = (f.object.kind == "Pod").then(|| key(&f.object.namespace, &f.object.name));
+        let pods: Vec<String> = f
+            .pods
+            .iter()
+            .map(|p| key(&p.namespace, &p.name))
+            .chain(own)
+            .collect();
+        f.risk =
+            worst(pods.iter().filter_map(|p| by_pod.get(p.as_str()).copied())).map(|(w, n)| {
+                let mut line = w.line();
+                if n > 1 {
+                    line.push_str(&format!(" (the most exposed of {n} pods)"));
+                }
+                line
+            });
+    }
 }

@@ -211,6 +211,21 @@ impl Builder {
     }
 }
 
+/// The snapshot that `files` hold together, when they hold nodes: what `audit` reads again
+/// for risk lines when its inputs include a `kubectl get nodes,pods,... -o json` dump. Files
+/// that are no snapshot (templates, plain manifests) add nothing, and the errors they give
+/// when read as one (a template is not YAML, a field has the wrong type) say nothing about
+/// the snapshot, so they are not returned: the audit has already read every file as itself.
+pub fn from_audited_files(files: &[&str]) -> Option<Snapshot> {
+    let mut builder = Builder::default();
+    for f in files {
+        // Deliberately ignored: see above.
+        let _ = builder.add_file(f);
+    }
+    let snapshot = builder.finish();
+    (!snapshot.nodes.is_empty()).then_some(snapshot)
+}
+
 fn builtin_classes() -> BTreeMap<String, Class> {
     BUILTIN_CLASSES
         .iter()
