@@ -4,9 +4,9 @@
 
 use crate::FixError;
 use crate::plan::{Change, Note};
-use crate::scalar;
 use pg_model::WorkloadKind;
 use pg_sources::raw::pod_spec_path;
+use pg_yaml::write as yaml;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::path::{Component, Path, PathBuf};
@@ -140,10 +140,10 @@ fn strategic_merge_patch(c: &Change) -> String {
         header(c),
         api_version(c),
         c.kind,
-        scalar::yaml(&c.object.name)
+        yaml::scalar(&c.object.name)
     );
     if let Some(ns) = &c.object.namespace {
-        y.push_str(&format!("  namespace: {}\n", scalar::yaml(ns)));
+        y.push_str(&format!("  namespace: {}\n", yaml::scalar(ns)));
     }
     let path = pod_spec_path(c.kind);
     for (depth, key) in path.iter().enumerate() {
@@ -153,7 +153,7 @@ fn strategic_merge_patch(c: &Change) -> String {
     if let Some(class) = &c.class {
         y.push_str(&format!(
             "{indent}priorityClassName: {}\n",
-            scalar::yaml(class)
+            yaml::scalar(class)
         ));
     }
     if c.remove_priority {
@@ -216,7 +216,7 @@ fn kustomize(changes: &[&Change], out: Option<&Path>, emitted: &mut Emitted) {
         "# Written by `priorityguard fix --emit kustomize`: the manifests as they are, with\n# their PriorityClass fixed by patches.\napiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n",
     );
     for r in &resources {
-        k.push_str(&format!("- {}\n", scalar::yaml(r)));
+        k.push_str(&format!("- {}\n", yaml::scalar(r)));
     }
     k.push_str(&snippet);
     emitted.files.push((kustomization, k));

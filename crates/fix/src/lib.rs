@@ -16,7 +16,6 @@ mod fixer;
 mod ops;
 mod parse;
 mod plan;
-mod scalar;
 mod source;
 mod stream;
 mod text;

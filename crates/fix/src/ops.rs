@@ -12,9 +12,9 @@
 
 use crate::edit::Edit;
 use crate::parse::{Entry, Spec};
-use crate::scalar;
 use crate::text::Text;
 use pg_yaml::ScalarStyle;
+use pg_yaml::write as yaml;
 
 /// The value the pod spec will name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,14 +27,14 @@ pub enum NewValue {
 impl NewValue {
     fn yaml(&self) -> String {
         match self {
-            NewValue::Class(c) => scalar::yaml(c),
+            NewValue::Class(c) => yaml::scalar(c).into_owned(),
             NewValue::Expression(e) => e.clone(),
         }
     }
 
     fn json(&self) -> String {
         match self {
-            NewValue::Class(c) => scalar::json(c),
+            NewValue::Class(c) => yaml::double_quoted(c),
             NewValue::Expression(e) => e.clone(),
         }
     }
@@ -43,8 +43,8 @@ impl NewValue {
     fn inner(&self, style: ScalarStyle) -> String {
         let quoted = match (self, style) {
             (NewValue::Expression(e), _) => return e.clone(),
-            (NewValue::Class(c), ScalarStyle::SingleQuoted) => scalar::single_quoted(c),
-            (NewValue::Class(c), _) => scalar::json(c),
+            (NewValue::Class(c), ScalarStyle::SingleQuoted) => yaml::single_quoted(c),
+            (NewValue::Class(c), _) => yaml::double_quoted(c),
         };
         quoted[1..quoted.len() - 1].to_string()
     }

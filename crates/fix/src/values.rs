@@ -4,8 +4,8 @@
 
 use crate::edit::Edit;
 use crate::ops::Unfixable;
-use crate::scalar;
 use crate::text::Text;
+use pg_yaml::write as yaml;
 use pg_yaml::{NodeId, NodeKind, ScalarStyle, Tree};
 use std::path::{Path, PathBuf};
 
@@ -119,17 +119,17 @@ fn fill(
                     .expect("a mapping key is followed by a colon");
             return Ok(Some(Edit::insert(
                 colon + 1,
-                format!(" {}", scalar::yaml(class)),
+                format!(" {}", yaml::scalar(class)),
             )));
         }
         ScalarStyle::Plain if matches!(v.as_str(), "~" | "null" | "Null" | "NULL") => {
-            scalar::yaml(class)
+            yaml::scalar(class).into_owned()
         }
-        ScalarStyle::DoubleQuoted if v.is_empty() => scalar::json(class),
-        ScalarStyle::SingleQuoted if v.is_empty() => scalar::single_quoted(class),
-        ScalarStyle::DoubleQuoted if replace => scalar::json(class),
-        ScalarStyle::SingleQuoted if replace => scalar::single_quoted(class),
-        ScalarStyle::Plain if replace => scalar::yaml(class),
+        ScalarStyle::DoubleQuoted if v.is_empty() => yaml::double_quoted(class),
+        ScalarStyle::SingleQuoted if v.is_empty() => yaml::single_quoted(class),
+        ScalarStyle::DoubleQuoted if replace => yaml::double_quoted(class),
+        ScalarStyle::SingleQuoted if replace => yaml::single_quoted(class),
+        ScalarStyle::Plain if replace => yaml::scalar(class).into_owned(),
         _ => {
             return Err(format!("values.yaml sets {dotted} to {v:?}; left as it is"));
         }
@@ -184,7 +184,7 @@ fn nested(keys: &[String], class: &str, col: usize, eol: &str) -> String {
     for (depth, key) in keys.iter().enumerate() {
         let indent = " ".repeat(col + 2 * depth);
         if depth + 1 == keys.len() {
-            lines.push_str(&format!("{indent}{key}: {}{eol}", scalar::yaml(class)));
+            lines.push_str(&format!("{indent}{key}: {}{eol}", yaml::scalar(class)));
         } else {
             lines.push_str(&format!("{indent}{key}:{eol}"));
         }

@@ -1,7 +1,9 @@
 //! A small YAML writer. The generated policies carry comments that explain each rule and the
 //! versions it needs, which no serde serializer can emit; the documents are simple enough
 //! (maps, sequences, strings, numbers, literal blocks) that writing them directly is short.
+//! Strings are quoted by pg-yaml's rule, the one fixes and the `-o yaml` report follow.
 
+use pg_yaml::write::scalar;
 use std::fmt::Write;
 
 #[derive(Clone, Debug)]
@@ -197,7 +199,7 @@ fn write_seq(out: &mut String, indent: usize, seq: &Seq) {
 
 fn inline(node: &Node) -> String {
     match node {
-        Node::Str(s) => scalar(s),
+        Node::Str(s) => scalar(s).into_owned(),
         Node::Int(i) => i.to_string(),
         Node::Bool(b) => b.to_string(),
         Node::Flow(items) => format!(
@@ -210,37 +212,6 @@ fn inline(node: &Node) -> String {
         ),
         Node::Map(_) | Node::Seq(_) | Node::Block(_) => unreachable!("not an inline value"),
     }
-}
-
-/// A string as a plain scalar when YAML reads it back as the same string, else double-quoted
-/// (JSON escaping is valid YAML).
-fn scalar(s: &str) -> String {
-    const RESERVED: [&str; 11] = [
-        "true", "false", "yes", "no", "on", "off", "null", "y", "n", "~", "nan",
-    ];
-    let plain = s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-'))
-        && !RESERVED.contains(&s.to_ascii_lowercase().as_str());
-    if plain {
-        return s.to_string();
-    }
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\t' => q.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(q, "\\u{:04x}", c as u32);
-            }
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
 }
 
 #[cfg(test)]
@@ -263,10 +234,14 @@ mod tests {
             .with("empty", Map::new())
             .with("count", 3i64)
             .with("quoted", "true")
-            .with("colon", "a: b");
+            .with("colon", "a: b")
+            .with(
+                "yaml11",
+                flow(&["yes", "Off", "y", "012", "1:20", "system-node-critical"]),
+            );
         assert_eq!(
             document("header\n\nmore", &doc),
-            "# header\n#\n# more\napiVersion: v1\n# the rules\nrules:\n- name: a\n  groups: [\"\", apps]\n# second\n- expr: |-\n    x ==\n      'y'\nempty: {}\ncount: 3\nquoted: \"true\"\ncolon: \"a: b\"\n"
+            "# header\n#\n# more\napiVersion: v1\n# the rules\nrules:\n- name: a\n  groups: [\"\", apps]\n# second\n- expr: |-\n    x ==\n      'y'\nempty: {}\ncount: 3\nquoted: \"true\"\ncolon: \"a: b\"\nyaml11: [\"yes\", \"Off\", \"y\", \"012\", \"1:20\", system-node-critical]\n"
         );
     }
 }

@@ -47,3 +47,11 @@ pub enum SimulateError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// A YAML input's error, placed at `file:line` (and column, when the parser knows it).
+fn yaml_error(source: &str, e: pg_yaml::ReadError) -> SimulateError {
+    SimulateError::Parse {
+        input: format!("{source}:{}", e.position()),
+        message: e.message,
+    }
+}

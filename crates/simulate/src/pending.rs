@@ -6,6 +6,7 @@ use crate::model::Pod;
 use crate::selector::{NodeSelectorTerm, Requirement, Toleration};
 use crate::snapshot::raw::{Item, Meta};
 use crate::snapshot::{Snapshot, convert};
+use std::ops::ControlFlow;
 
 const TEMPLATE_KINDS: [&str; 6] = [
     "Deployment",
@@ -31,17 +32,16 @@ pub fn parse(
     };
     let mut kinds = Vec::new();
     let mut found = None;
-    for doc in serde_yaml_ng::Deserializer::from_str(text) {
-        let item: Option<Item> = serde::Deserialize::deserialize(doc)
-            .map_err(|e: serde_yaml_ng::Error| invalid(e.to_string()))?;
-        let Some(item) = item else { continue };
+    pg_yaml::read_each(text, |item: Item| {
         let kind = item.kind.clone().unwrap_or_default();
         if kind == "Pod" || TEMPLATE_KINDS.contains(&kind.as_str()) {
             found = Some(item);
-            break;
+            return ControlFlow::Break(());
         }
         kinds.push(kind);
-    }
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| crate::yaml_error(source, e))?;
     let item = found.ok_or_else(|| {
         invalid(format!(
             "expected a Pod or a workload with a pod template, found {}",
@@ -165,5 +165,23 @@ mod tests {
         let err = parse(&bad, "p.yaml", &s, None).unwrap_err().to_string();
         assert!(err.contains("PriorityClass gold"), "{err}");
         assert!(parse("kind: Service\n", "s", &s, None).is_err());
+    }
+
+    #[test]
+    fn the_pod_of_a_list_is_found_and_bad_yaml_names_its_line() {
+        // `kubectl get pods -o yaml` writes a List; `hostNetwork: yes` is true as kubectl reads it.
+        let list = "apiVersion: v1\nkind: List\nitems:\n- kind: ConfigMap\n  metadata: {name: c}\n- kind: Pod\n  metadata: {name: p}\n  spec:\n    hostNetwork: yes\n    containers: [{name: c}]\n";
+        let pod = parse(list, "l.yaml", &Snapshot::default(), None).unwrap();
+        assert_eq!(pod.key(), "default/p");
+        assert!(pod.host_network);
+        let err = parse(
+            "kind: Pod\nspec:\n  priority: high\n",
+            "p.yaml",
+            &Snapshot::default(),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("p.yaml:3: "), "{err}");
     }
 }

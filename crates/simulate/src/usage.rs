@@ -15,7 +15,7 @@
 
 use crate::SimulateError;
 use crate::quantity::Quantity;
-use serde_yaml_ng::Value;
+use pg_yaml::{NodeId, NodeKind, ScalarStyle, Tree};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,62 +65,98 @@ impl Usage {
 
     /// Either format (see the module docs), in JSON or YAML.
     pub fn parse(text: &[u8], source: &str) -> Result<Usage, SimulateError> {
-        let err = |message: String| SimulateError::Parse {
+        let text = std::str::from_utf8(text).map_err(|e| SimulateError::Parse {
             input: source.to_string(),
-            message,
-        };
-        let text = std::str::from_utf8(text).map_err(|e| err(e.to_string()))?;
-        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| err(e.to_string()))?;
-        let mut usage = Usage {
+            message: e.to_string(),
+        })?;
+        let mut pods = None;
+        pg_yaml::parse_documents(text, |unit| {
+            pods.get_or_insert_with(|| read_pods(unit.tree, unit.root, source));
+        })
+        .map_err(|e| SimulateError::Parse {
+            input: format!("{source}:{}:{}", e.line, e.col),
+            message: e.message,
+        })?;
+        let pods = pods.unwrap_or_else(|| Err(not_usage(source, 1)))?;
+        Ok(Usage {
+            pods,
             source: Some(source.to_string()),
-            ..Usage::default()
-        };
-        let Value::Mapping(map) = value else {
-            return Err(err(
-                "expected a map of namespace/pod to usage, or a kubelet stats summary".into(),
-            ));
-        };
-        if let (Some(Value::Sequence(pods)), true) = (map.get("pods"), map.contains_key("node")) {
-            for p in pods {
-                let ns = p["podRef"]["namespace"].as_str().unwrap_or("default");
-                let name = p["podRef"]["name"].as_str().unwrap_or_default();
-                usage.pods.insert(
-                    format!("{ns}/{name}"),
-                    PodUsage {
-                        memory: p["memory"]["workingSetBytes"].as_i64(),
-                        ephemeral_storage: p["ephemeral-storage"]["usedBytes"].as_i64(),
-                        processes: p["process_stats"]["process_count"].as_i64(),
-                    },
-                );
-            }
-            return Ok(usage);
-        }
-        for (key, v) in &map {
-            let Some(key) = key.as_str().filter(|k| k.contains('/')) else {
-                return Err(err(format!("{key:?}: keys are namespace/pod")));
-            };
-            let quantity = |name: &str| -> Result<Option<i64>, SimulateError> {
-                let text = match &v[name] {
-                    Value::Null => return Ok(None),
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    other => return Err(err(format!("{key}: {name}: not a quantity: {other:?}"))),
-                };
-                Quantity::parse(&text)
-                    .map(|q| Some(q.value()))
-                    .map_err(|e| err(format!("{key}: {name}: {e}")))
-            };
-            usage.pods.insert(
-                key.to_string(),
+        })
+    }
+}
+
+fn not_usage(source: &str, line: usize) -> SimulateError {
+    SimulateError::Parse {
+        input: format!("{source}:{line}"),
+        message: "expected a map of namespace/pod to usage, or a kubelet stats summary".into(),
+    }
+}
+
+/// The first document's pods, in either format; errors name the line they are about.
+fn read_pods(
+    tree: &Tree,
+    root: NodeId,
+    source: &str,
+) -> Result<BTreeMap<String, PodUsage>, SimulateError> {
+    let err = |id: NodeId, message: String| SimulateError::Parse {
+        input: format!("{source}:{}", tree.node(id).start.line),
+        message,
+    };
+    let NodeKind::Map(entries) = &tree.node(root).kind else {
+        return Err(not_usage(source, tree.node(root).start.line));
+    };
+    let mut pods = BTreeMap::new();
+    if let (Some(list), Some(_)) = (tree.get(root, "pods"), tree.get(root, "node"))
+        && let NodeKind::Seq(items) = &tree.node(list).kind
+    {
+        let text = |id, path: &[&str]| tree.path(id, path).and_then(|n| tree.scalar(n));
+        let int = |id, path: &[&str]| text(id, path).and_then(|t| t.parse::<i64>().ok());
+        for &p in items {
+            let ns = text(p, &["podRef", "namespace"]).unwrap_or("default");
+            let name = text(p, &["podRef", "name"]).unwrap_or_default();
+            pods.insert(
+                format!("{ns}/{name}"),
                 PodUsage {
-                    memory: quantity("memory")?,
-                    ephemeral_storage: quantity("ephemeral-storage")?,
-                    processes: quantity("processes")?,
+                    memory: int(p, &["memory", "workingSetBytes"]),
+                    ephemeral_storage: int(p, &["ephemeral-storage", "usedBytes"]),
+                    processes: int(p, &["process_stats", "process_count"]),
                 },
             );
         }
-        Ok(usage)
+        return Ok(pods);
     }
+    for &(key_id, value) in entries {
+        let Some(key) = tree.scalar(key_id).filter(|k| k.contains('/')) else {
+            let shown = tree.scalar(key_id).unwrap_or("a collection");
+            return Err(err(key_id, format!("{shown:?}: keys are namespace/pod")));
+        };
+        // Numbers are read as the text written (`memory: 1000`), as Kubernetes reads a
+        // quantity; null or absent is "not measured".
+        let quantity = |name: &str| -> Result<Option<i64>, SimulateError> {
+            let Some(id) = tree.get(value, name) else {
+                return Ok(None);
+            };
+            match &tree.node(id).kind {
+                NodeKind::Scalar {
+                    value,
+                    style: ScalarStyle::Plain,
+                } if matches!(value.as_str(), "" | "~" | "null" | "Null" | "NULL") => Ok(None),
+                NodeKind::Scalar { value: text, .. } => Quantity::parse(text)
+                    .map(|q| Some(q.value()))
+                    .map_err(|e| err(id, format!("{key}: {name}: {e}"))),
+                _ => Err(err(id, format!("{key}: {name}: not a quantity"))),
+            }
+        };
+        pods.insert(
+            key.to_string(),
+            PodUsage {
+                memory: quantity("memory")?,
+                ephemeral_storage: quantity("ephemeral-storage")?,
+                processes: quantity("processes")?,
+            },
+        );
+    }
+    Ok(pods)
 }
 
 #[cfg(test)]
@@ -141,8 +177,13 @@ mod tests {
         );
         assert_eq!(u.get("kube-system/multus").unwrap().processes, Some(12));
         assert_eq!(u.get("shop/cart").unwrap().ephemeral_storage, None);
-        assert!(Usage::parse(b"nopod: {memory: 1}", "u").is_err());
-        assert!(Usage::parse(b"a/b: {memory: lots}", "u").is_err());
+        let err = Usage::parse(b"a/b: {memory: 1}\nnopod: {memory: 1}", "u").unwrap_err();
+        assert_eq!(err.to_string(), "u:2: \"nopod\": keys are namespace/pod");
+        let err = Usage::parse(b"a/b:\n  memory: lots\n", "u").unwrap_err();
+        assert!(err.to_string().starts_with("u:2: a/b: memory: "), "{err}");
+        let err = Usage::parse(b"a/b: {memory: [}\n", "u").unwrap_err();
+        assert!(err.to_string().starts_with("u:1:"), "{err}");
+        assert!(Usage::parse(b"- a/b\n", "u").is_err());
     }
 
     #[test]

@@ -109,6 +109,15 @@ pub struct YamlError {
     pub message: String,
 }
 
+/// `line:col: message`, for a caller to put its file name in front of.
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.line, self.col, self.message)
+    }
+}
+
+impl std::error::Error for YamlError {}
+
 /// A finished top-level value: a whole document, or one item of a root `items:` list.
 pub struct Unit<'t> {
     pub tree: &'t Tree,
@@ -133,7 +142,17 @@ struct Frame {
 /// Parses every document of `text`, calling `emit` for each document root and, in a List
 /// document, for each item of its root `items` sequence (before the document root, which
 /// then no longer contains them). Stops at the first error.
-pub fn parse_stream(text: &str, mut emit: impl FnMut(Unit<'_>)) -> Result<(), YamlError> {
+pub fn parse_stream(text: &str, emit: impl FnMut(Unit<'_>)) -> Result<(), YamlError> {
+    parse(text, true, emit)
+}
+
+/// Parses every document of `text` whole, calling `emit` for each document root: for inputs
+/// whose root `items` key is data, not a `kind: List`.
+pub fn parse_documents(text: &str, emit: impl FnMut(Unit<'_>)) -> Result<(), YamlError> {
+    parse(text, false, emit)
+}
+
+fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Result<(), YamlError> {
     let mut parser = Parser::new(StrInput::new(text));
     let mut tree = Tree::default();
     let mut anchors: HashMap<usize, NodeId> = HashMap::new();
@@ -205,7 +224,8 @@ pub fn parse_stream(text: &str, mut emit: impl FnMut(Unit<'_>)) -> Result<(), Ya
                     });
                 }
                 let is_map = matches!(event, Event::MappingStart(..));
-                let streams_items = !is_map
+                let streams_items = stream_lists
+                    && !is_map
                     && stack.len() == 1
                     && stack[0].is_map
                     && stack[0].children.len() % 2 == 1

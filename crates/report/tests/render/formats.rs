@@ -1,6 +1,6 @@
 //! The JSON contract (see docs/output-formats.md) and YAML carrying the same document.
 
-use crate::fixture::{options, render_to_string, report};
+use crate::fixture::{clean_report, fleet_report, options, render_to_string, report};
 use pg_report::Format;
 use serde_json::{Value, json};
 
@@ -43,11 +43,19 @@ fn json_has_the_documented_top_level_fields() {
     assert_eq!(doc["findings"].as_array().unwrap().len(), 6);
 }
 
+/// Checked with an independent reader (serde_yaml_ng) and with ours, on every fixture.
 #[test]
 fn yaml_carries_the_same_document_as_json() {
-    let yaml = render_to_string(Format::Yaml, &report(), &options(false));
-    let from_yaml: Value = serde_yaml_ng::from_str(&yaml).expect("YAML output parses");
-    assert_eq!(from_yaml, json_document());
+    for report in [report(), clean_report(), fleet_report()] {
+        let yaml = render_to_string(Format::Yaml, &report, &options(false));
+        let json: Value =
+            serde_json::from_str(&render_to_string(Format::Json, &report, &options(false)))
+                .expect("JSON output parses");
+        let from_yaml: Value = serde_yaml_ng::from_str(&yaml).expect("YAML output parses");
+        assert_eq!(from_yaml, json);
+        let from_pg_yaml: Value = pg_yaml::from_str(&yaml).expect("YAML output parses");
+        assert_eq!(from_pg_yaml, json);
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@ use crate::usage::{PodUsage, Usage};
 use pg_model::BUILTIN_CLASSES;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Read};
+use std::ops::ControlFlow;
 
 pub use convert::{label_selector, scaled};
 
@@ -70,12 +71,11 @@ impl Builder {
             }
             Some(_) => {
                 let text = std::str::from_utf8(text).map_err(|e| parse(e.to_string()))?;
-                for doc in serde_yaml_ng::Deserializer::from_str(text) {
-                    let item: Option<raw::Item> = serde::Deserialize::deserialize(doc)
-                        .map_err(|e: serde_yaml_ng::Error| parse(e.to_string()))?;
-                    item.into_iter().for_each(|i| self.add(i));
-                }
-                Ok(())
+                pg_yaml::read_each(text, |item: raw::Item| {
+                    self.add(item);
+                    ControlFlow::Continue(())
+                })
+                .map_err(|e| crate::yaml_error(source, e))
             }
         }
     }
@@ -490,6 +490,39 @@ mod tests {
         assert_eq!((zone.max_skew, zone.min_domains), (3, 3));
         assert!(!zone.honor_node_affinity && zone.honor_node_taints);
         assert!(!zone.selects(&labels), "no labelSelector: no pod");
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_are_read_as_kubectl_reads_them() {
+        // sigs.k8s.io/yaml reads `yes`, `on` and `y` as true where a boolean is expected.
+        let yaml = "kind: PriorityClass\nmetadata: {name: default-high}\nvalue: 5000\nglobalDefault: yes\n---\nkind: PriorityClass\nmetadata: {name: other}\nvalue: 7000\nglobalDefault: no\n---\nkind: Node\nmetadata: {name: n1}\nspec: {unschedulable: on}\n---\nkind: Pod\nmetadata:\n  name: p\n  ownerReferences: [{kind: DaemonSet, name: ds, controller: Y}]\nspec:\n  nodeName: n1\n  hostNetwork: On\n  containers: [{name: c}]\n";
+        let mut b = Builder::default();
+        b.add_text(yaml.as_bytes(), "s.yaml").unwrap();
+        let s = b.finish();
+        assert!(s.classes["default-high"].global_default);
+        assert!(!s.classes["other"].global_default);
+        assert!(s.nodes[0].unschedulable);
+        let pod = &s.pods[0];
+        assert!(pod.host_network);
+        assert_eq!(pod.owner.as_ref().unwrap().kind, "DaemonSet");
+        assert_eq!(pod.priority, 5000, "the global default's value");
+    }
+
+    #[test]
+    fn bad_yaml_names_file_and_line() {
+        let mut b = Builder::default();
+        let err = b
+            .add_text(b"kind: Pod\nspec:\n  priority: high\n", "p.yaml")
+            .unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:3: "), "{err}");
+        let err = b
+            .add_text(
+                b"kind: Pod\n---\nkind: Pod\nmetadata: {name: [}\n",
+                "p.yaml",
+            )
+            .unwrap_err();
+        assert!(err.to_string().starts_with("p.yaml:4:"), "{err}");
+        assert_eq!(err.to_string().lines().count(), 1, "{err}");
     }
 
     #[test]
