@@ -126,7 +126,9 @@ fn kubelet_oom_score_adj_agreement() {
     // Coverage: what the kubelet's answers span.
     let count = |f: &dyn Fn(i64) -> bool| theirs.iter().filter(|v| f(**v)).count();
     let agree = ours.len() - disagreements.len();
-    println!(
+    // Straight to stderr, past the test harness's capture, so CI logs show the tally.
+    let _ = writeln!(
+        std::io::stderr(),
         "{agree}/{} oom_score_adj values agree ({} pods on {} node memory sizes; kubelet values: \
          {} at -997, {} at 1000, {} at 999, {} at 3, {} in between)",
         ours.len(),
@@ -294,7 +296,8 @@ fn cluster_kubelet_eviction_agreement() {
         }
     }
     let agree = scenarios.len() - disagreements.len();
-    println!(
+    let _ = writeln!(
+        std::io::stderr(),
         "{agree}/{} eviction scenarios agree (memory {}, ephemeral-storage {}, PID {}; {evictions} \
          evictions; {with_immune} scenarios with pods the kubelet refused to evict; {with_ties} \
          with ties, where any order inside a tie is accepted, and the kubelet's order differed \
