@@ -371,6 +371,7 @@ mod tests {
                 positions: None,
             }),
             location: None,
+            managed_by: None,
         }
     }
 

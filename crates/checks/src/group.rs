@@ -40,6 +40,10 @@ impl<'c, 'a> Folder<'c, 'a> {
             name: w.name.clone(),
             location: w.location.clone(),
         });
+        // The group's own object says which tool deploys it: its pods carry no such marks.
+        let managed_by = group
+            .subject
+            .and_then(|s| self.ctx.workload(s).managed_by.clone());
         let key = (draft.check, group.object, group.file);
         match self.index.get(&key) {
             Some(&i) => {
@@ -50,6 +54,7 @@ impl<'c, 'a> Folder<'c, 'a> {
                     let pods = std::mem::take(&mut f.pods);
                     *f = draft.into_finding(severity, key.1, false);
                     f.pods = pods;
+                    f.managed_by = managed_by;
                     self.from_owner[i] = true;
                 }
                 (i, is_group_object)
@@ -58,6 +63,7 @@ impl<'c, 'a> Folder<'c, 'a> {
                 let inferred = group.subject.is_none();
                 let mut f = draft.into_finding(severity, key.1.clone(), inferred);
                 f.pods.extend(pod);
+                f.managed_by = managed_by;
                 let i = self.findings.len();
                 self.index.insert(key, i);
                 self.findings.push(f);

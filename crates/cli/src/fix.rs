@@ -502,6 +502,10 @@ fn write_plan(
             visible(&p.object.to_string()),
             visible(&p.class)
         )?;
+        // Said before the command: patching the live object alone is undone at the next sync.
+        if let Some(managed_by) = &p.managed_by {
+            writeln!(out, "# managed by {}", visible(&managed_by.to_string()))?;
+        }
         match context {
             Some(c) => writeln!(out, "{} --context {}", p.kubectl_command(), shell_word(c))?,
             None => writeln!(out, "{}", p.kubectl_command())?,

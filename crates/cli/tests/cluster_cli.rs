@@ -201,3 +201,95 @@ fn cluster_errors_are_one_line_and_exit_2() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("cannot reach the API server"), "{stderr}");
 }
+
+/// A Deployment of a critical image, with `metadata` labels and annotations as YAML lines.
+fn deployment(name: &str, image: &str, metadata: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: kube-system\n{metadata}spec:\n  selector:\n    matchLabels:\n      app: {name}\n  template:\n    metadata:\n      labels:\n        app: {name}\n    spec:\n      containers:\n      - name: main\n        image: {image}\n"
+    )
+}
+
+#[test]
+fn cluster_audit_names_the_helm_release_or_flux_kustomization_behind_a_finding() {
+    pg_testenv::require_cluster!();
+    let cluster = TestCluster::start(Options::default()).unwrap();
+    let helm = "  labels:\n    app.kubernetes.io/managed-by: Helm\n  annotations:\n    meta.helm.sh/release-name: coredns\n    meta.helm.sh/release-namespace: kube-system\n";
+    let flux = "  labels:\n    kustomize.toolkit.fluxcd.io/name: infra\n    kustomize.toolkit.fluxcd.io/namespace: flux-system\n";
+    for (name, image, metadata) in [
+        ("coredns", "registry.k8s.io/coredns/coredns:v1.11.1", helm),
+        (
+            "metrics-server",
+            "registry.k8s.io/metrics-server/metrics-server:v0.7.1",
+            flux,
+        ),
+        (
+            "kube-state-metrics",
+            "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.12.0",
+            "",
+        ),
+    ] {
+        cluster.kubectl_ok(
+            &["apply", "-f", "-"],
+            Some(&deployment(name, image, metadata)),
+        );
+    }
+    let kc = cluster.kubeconfig_path().display().to_string();
+    // `--all`: the last one is no critical component, only `no-priority` flags it.
+    let out = priorityguard(&[
+        "audit",
+        "--cluster",
+        "--kubeconfig",
+        &kc,
+        "--all",
+        "-o",
+        "json",
+    ]);
+    let report = json(&out);
+    let managed_by = |name: &str| {
+        let finding = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["object"]["name"] == name)
+            .unwrap_or_else(|| panic!("no finding about {name}: {report}"));
+        finding["managed_by"].clone()
+    };
+    assert_eq!(
+        managed_by("coredns"),
+        serde_json::json!({"tool": "helm", "kind": "release", "namespace": "kube-system",
+            "name": "coredns", "fix": "set the class in the chart's values, then helm upgrade"})
+    );
+    let flux = managed_by("metrics-server");
+    assert_eq!(
+        (
+            &flux["tool"],
+            &flux["kind"],
+            &flux["namespace"],
+            &flux["name"]
+        ),
+        (
+            &serde_json::json!("flux"),
+            &serde_json::json!("Kustomization"),
+            &serde_json::json!("flux-system"),
+            &serde_json::json!("infra")
+        ),
+        "{report}"
+    );
+    assert!(managed_by("kube-state-metrics").is_null(), "{report}");
+
+    // The table and `fix --cluster` say it too, next to the finding and the patch.
+    let table = priorityguard(&["audit", "--cluster", "--kubeconfig", &kc]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("managed by Helm release kube-system/coredns: set the class"),
+        "{table}"
+    );
+    let plan = priorityguard(&["fix", "--cluster", "--kubeconfig", &kc]);
+    let plan = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        plan.contains(
+            "# managed by Flux Kustomization flux-system/infra: change the class in its Git source"
+        ),
+        "{plan}"
+    );
+}

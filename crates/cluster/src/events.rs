@@ -307,6 +307,7 @@ mod tests {
             pods: Vec::new(),
             risk: None,
             cluster: None,
+            managed_by: None,
         };
         let head = Head {
             api_version: "apps/v1".to_string(),

@@ -4,7 +4,7 @@
 //! `spec.priority` are fixed when the Priority admission plugin admits it, so existing pods
 //! change only when their controller replaces them.
 
-use pg_model::{Finding, ObjectRef, WorkloadKind};
+use pg_model::{Finding, ManagedBy, ObjectRef, WorkloadKind};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -23,6 +23,10 @@ pub struct PlannedPatch {
     /// ReplicaSets, ReplicationControllers and CronJobs only use it for pods (runs) they create
     /// from now on.
     pub will_roll: bool,
+    /// The Helm release or GitOps object that applies the workload (from the finding): its
+    /// next upgrade or sync can undo the patch, so the class belongs in its source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<Box<ManagedBy>>,
 }
 
 impl PlannedPatch {
@@ -72,6 +76,7 @@ pub fn plan(findings: &[Finding]) -> (Vec<PlannedPatch>, Vec<(ObjectRef, String)
                 class: class.to_string(),
                 json_merge_patch,
                 will_roll,
+                managed_by: f.managed_by.clone(),
             }),
             Err(why) => refused.push((f.object.clone(), why)),
         }
@@ -131,6 +136,7 @@ mod tests {
             pods: Vec::new(),
             risk: None,
             cluster: None,
+            managed_by: None,
         }
     }
 

@@ -128,6 +128,7 @@ fn multus_finding() -> pg_model::Finding {
         pods: Vec::new(),
         risk: None,
         cluster: None,
+        managed_by: None,
     }
 }
 

@@ -239,6 +239,7 @@ spec:
             {"spec":{"template":{"spec":{"priorityClassName":"system-cluster-critical"}}}}
         ),
         will_roll: true,
+        managed_by: None,
     };
     // `plan` refuses Jobs; this checks the reason against the real API.
     let patches = [
@@ -333,6 +334,7 @@ spec:
             {"spec":{"template":{"spec":{"priorityClassName":"system-cluster-critical"}}}}
         ),
         will_roll: true,
+        managed_by: None,
     };
     let opts = opts_for(cluster.kubeconfig_path());
     let patches = std::slice::from_ref(&patch);

@@ -58,6 +58,7 @@ fn coredns_patch() -> PlannedPatch {
         pods: Vec::new(),
         risk: None,
         cluster: None,
+        managed_by: None,
     }]);
     patches.remove(0)
 }

@@ -1,4 +1,4 @@
-use crate::{Location, ObjectRef};
+use crate::{Location, ManagedBy, ObjectRef};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -179,4 +179,8 @@ pub struct Finding {
     /// The cluster of a multi-cluster run; `None` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterRef>,
+    /// The Helm release or GitOps object that applies the workload: the class must be changed
+    /// in its source, since a patch of the live object is undone by its next upgrade or sync.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<Box<ManagedBy>>,
 }

@@ -6,6 +6,7 @@
 mod class;
 mod finding;
 mod location;
+mod managed;
 mod visible;
 mod workload;
 
@@ -16,6 +17,7 @@ pub use class::{
 };
 pub use finding::{CheckId, ClusterRef, ComponentMatch, Finding, PodRef, Role, Severity};
 pub use location::{Location, ObjectRef};
+pub use managed::{Deployer, MANAGED_BY_ANNOTATIONS, MANAGED_BY_LABELS, ManagedBy};
 pub use visible::{needs_escape, visible};
 pub use workload::{
     CommandLine, Container, ContainerStructure, FailClosedWebhook, HostMount, Object, OwnerRef,

@@ -1,4 +1,6 @@
-use crate::{ClassRef, Location, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef};
+use crate::{
+    ClassRef, Location, ManagedBy, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef,
+};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
@@ -286,6 +288,9 @@ pub struct Workload {
     /// (change one through `Arc::make_mut`).
     pub pod: Arc<PodSpecFacts>,
     pub location: Option<Location>,
+    /// The Helm release or GitOps object that applies it, from its own labels and annotations
+    /// (boxed: most workloads, and every pod, have none).
+    pub managed_by: Option<Box<ManagedBy>>,
 }
 
 impl Workload {

@@ -314,6 +314,7 @@ mod tests {
                 positions: None,
             }),
             location: None,
+            managed_by: None,
         };
         catalog.classify(&w).is_some_and(|m| m.id == "under-test")
     }

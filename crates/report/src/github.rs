@@ -39,7 +39,8 @@ pub(crate) fn render(report: &Report, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// `::error file=F,line=L,col=C,title=ID::object: message`
+/// `::error file=F,line=L,col=C,title=ID::object: message`, and on a second line (`%0A`)
+/// the tool that deploys the workload, when one does.
 fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
     let command = match finding.severity {
         Severity::Error => "error",
@@ -56,7 +57,7 @@ fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
             location.column
         )?;
     }
-    writeln!(
+    write!(
         out,
         "title={}::{}",
         escape_property(finding.check.as_str()),
@@ -67,7 +68,15 @@ fn write_finding(out: &mut dyn Write, finding: &Finding) -> io::Result<()> {
             ),
             None => format!("{}: {}", finding.object, finding.message),
         })
-    )
+    )?;
+    if let Some(managed_by) = &finding.managed_by {
+        write!(
+            out,
+            "%0A{}",
+            escape_data(&format!("managed by {managed_by}"))
+        )?;
+    }
+    writeln!(out)
 }
 
 /// The message part of a command: CR and LF would end it and start a command of the input's

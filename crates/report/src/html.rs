@@ -560,6 +560,9 @@ fn finding_row(
     if let Some(risk) = &f.risk {
         write!(out, "<p class=\"sev-warning\">risk: {}</p>", E(risk))?;
     }
+    if let Some(managed_by) = &f.managed_by {
+        write!(out, "<p>managed by {}</p>", E(&managed_by.to_string()))?;
+    }
     writeln!(out, "</td></tr>")
 }
 

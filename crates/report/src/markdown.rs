@@ -186,6 +186,9 @@ fn write_details(out: &mut dyn Write, findings: &[&Finding]) -> io::Result<()> {
         if let Some(risk) = &finding.risk {
             writeln!(out, "  - risk: {}", escape(risk))?;
         }
+        if let Some(managed_by) = &finding.managed_by {
+            writeln!(out, "  - managed by {}", escape(&managed_by.to_string()))?;
+        }
     }
     writeln!(out)?;
     writeln!(out, "</details>")

@@ -6,7 +6,9 @@
 //! output is checked against the official OASIS schema in the tests instead.
 
 use crate::{INFORMATION_URI, RenderOptions, TOOL_NAME};
-use pg_model::{CheckId, CheckInfo, ClusterSummary, Finding, InputProblem, Report, Severity};
+use pg_model::{
+    CheckId, CheckInfo, ClusterSummary, Finding, InputProblem, ManagedBy, Report, Severity,
+};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -191,6 +193,9 @@ struct ResultProperties<'a> {
     cluster: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     server: Option<&'a str>,
+    /// The Helm release or GitOps object that applies the workload: where to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    managed_by: Option<&'a ManagedBy>,
 }
 
 impl ResultProperties<'_> {
@@ -200,6 +205,7 @@ impl ResultProperties<'_> {
             && self.component.is_none()
             && self.pods == 0
             && self.cluster.is_none()
+            && self.managed_by.is_none()
     }
 }
 
@@ -321,6 +327,7 @@ fn result<'a>(finding: &'a Finding, checks: &[CheckInfo]) -> SarifResult<'a> {
             pods: finding.pods.len(),
             cluster: context,
             server: finding.cluster.as_ref().map(|c| c.server.as_str()),
+            managed_by: finding.managed_by.as_deref(),
         },
     }
 }

@@ -173,6 +173,7 @@ fn write_group(out: &mut dyn Write, p: &Painter, group: &Group<'_>) -> io::Resul
 ///     component: Multus (node-agent), matched by image ghcr.io/...
 ///     7 pods: a, b, c, d, e (+2 more)
 ///     risk: evicted 3rd of 41 under memory pressure on node-a; immune after fix
+///     managed by Helm release kube-system/multus: set the class in the chart's values, ...
 /// ```
 fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Result<()> {
     let label = format!("{}[{}]", finding.severity, finding.check);
@@ -202,6 +203,9 @@ fn write_finding(out: &mut dyn Write, p: &Painter, finding: &Finding) -> io::Res
     }
     if let Some(risk) = &finding.risk {
         write_detail(out, p, "risk:", risk)?;
+    }
+    if let Some(managed_by) = &finding.managed_by {
+        write_detail(out, p, "managed by", &managed_by.to_string())?;
     }
     Ok(())
 }

@@ -273,6 +273,7 @@ mod tests {
             pods: Vec::new(),
             risk: None,
             cluster: None,
+            managed_by: None,
         }
     }
 

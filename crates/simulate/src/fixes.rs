@@ -65,6 +65,7 @@ fn workload(pod: &Pod) -> Workload {
             positions: None,
         }),
         location: None,
+        managed_by: None,
     }
 }
 

@@ -18,15 +18,17 @@ enum Shape {
     Each(&'static Shape),
     /// Another shape (shapes nest through it: a template holds a pod spec).
     Ref(&'static Shape),
-    /// A pod's own labels: only the keys the checks read (all of them when not told which).
+    /// A pod's own labels: only the keys the checks read and those that name the tool that
+    /// deploys it (all of them when not told which).
     Labels,
-    /// Annotations: only the mirror-pod marker, the one annotation read.
+    /// Annotations: only those [`annotation_read`] names (the mirror-pod marker and the
+    /// deployment tools' marks).
     Annotations,
 }
 
+use crate::raw::annotation_read;
 use Shape::{Annotations, Each, Fields, Labels, Ref, Whole};
-
-const MIRROR_ANNOTATION: &[u8] = b"kubernetes.io/config.mirror";
+use pg_model::MANAGED_BY_LABELS;
 
 /// The fields of [`RawObject`](crate::raw::RawObject) and of the structs under it.
 static OBJECT: Shape = Fields(&[
@@ -169,11 +171,17 @@ impl Pruner<'_, '_> {
             (Labels, b'{') if self.pod && self.keep_labels.is_some() => {
                 let keep = self.keep_labels.expect("checked");
                 self.cut_labels = true;
-                self.object(|_, key| keep.iter().any(|k| k.as_bytes() == key).then_some(&Whole))
+                self.object(|_, key| {
+                    let kept = keep.iter().any(|k| k.as_bytes() == key)
+                        || MANAGED_BY_LABELS.iter().any(|k| k.as_bytes() == key);
+                    kept.then_some(&Whole)
+                })
             }
-            (Annotations, b'{') => {
-                self.object(|_, key| (key == MIRROR_ANNOTATION).then_some(&Whole))
-            }
+            (Annotations, b'{') => self.object(|_, key| {
+                std::str::from_utf8(key)
+                    .is_ok_and(annotation_read)
+                    .then_some(&Whole)
+            }),
             (Each(element), b'[') => self.array(element),
             _ => {
                 let start = self.i;

@@ -6,9 +6,10 @@
 //! dump cheap to read.
 
 use pg_model::{
-    ClassRef, CommandLine, Container, ContainerStructure, FailClosedWebhook, HostMount, Object,
-    OwnerRef, PodSpecFacts, PodStructure, PriorityClassDef, QuotaConfig, ResourceQuotaDef,
-    ServiceDef, WebhookConfigDef, Workload, WorkloadKind,
+    ClassRef, CommandLine, Container, ContainerStructure, FailClosedWebhook, HostMount,
+    MANAGED_BY_ANNOTATIONS, ManagedBy, Object, OwnerRef, PodSpecFacts, PodStructure,
+    PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef, WebhookConfigDef, Workload,
+    WorkloadKind,
 };
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, Visitor};
@@ -127,8 +128,97 @@ pub struct RawMeta {
     /// Read only by watches (`serve`), which resume from the last version they saw.
     pub resource_version: Option<Scalar>,
     pub labels: Option<BTreeMap<String, Scalar>>,
-    pub annotations: Option<BTreeMap<String, IgnoredAny>>,
+    pub annotations: RawAnnotations,
     pub owner_references: Option<Vec<RawOwner>>,
+}
+
+/// Static pods' mirror objects carry it (the kubelet treats them as critical).
+pub const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Whether an annotation is one priorityguard reads: the mirror-pod marker and the marks of
+/// the tools that deploy a workload ([`ManagedBy`]).
+pub fn annotation_read(key: &str) -> bool {
+    key == MIRROR_ANNOTATION || MANAGED_BY_ANNOTATIONS.contains(&key)
+}
+
+/// The annotations that [`annotation_read`] names, with their values; the others are skipped
+/// without being stored (they hold whole last-applied manifests). Anything but a map, as a
+/// template's placeholder, is no annotations.
+#[derive(Clone, Debug, Default)]
+pub struct RawAnnotations(Vec<(String, String)>);
+
+impl RawAnnotations {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RawAnnotations {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAnnotations;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<RawAnnotations, A::Error> {
+                let mut kept = Vec::new();
+                while let Some(key) = a.next_key::<Scalar>()? {
+                    match key.as_text().filter(|k| annotation_read(k)) {
+                        Some(key) => {
+                            let value = a.next_value::<Scalar>()?.as_text();
+                            kept.push((key, value.unwrap_or_default()));
+                        }
+                        None => {
+                            a.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RawAnnotations(kept))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<RawAnnotations, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawAnnotations::default())
+            }
+            fn visit_some<D: de::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<RawAnnotations, D::Error> {
+                RawAnnotations::deserialize(d)
+            }
+            fn visit_none<E>(self) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_unit<E>(self) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<RawAnnotations, E> {
+                Ok(RawAnnotations::default())
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -524,6 +614,14 @@ impl RawObject {
             _ => split_template(self.spec.and_then(|s| s.template)),
         };
         let spec = spec.unwrap_or_default();
+        let managed_by = {
+            let own = meta.labels.as_ref();
+            let label = |k: &str| match own?.get(k)? {
+                Scalar::Str(s) => Some(s.as_str()),
+                _ => None,
+            };
+            ManagedBy::detect(label, |k| meta.annotations.get(k)).map(Box::new)
+        };
         // A Pod's own labels are its pod labels: kept once, in `pod.labels`. Only pods are
         // many enough to drop labels for; a controller's template keeps them all, for the
         // Services that select it.
@@ -531,7 +629,6 @@ impl RawObject {
             Some(t) => (labels(meta.labels, None), labels(t.labels, None)),
             None => (Vec::new(), labels(meta.labels, keep)),
         };
-        let annotations = meta.annotations.unwrap_or_default();
         let owner = meta
             .owner_references
             .unwrap_or_default()
@@ -548,11 +645,12 @@ impl RawObject {
             name: text(&meta.name).unwrap_or_default(),
             namespace: text(&meta.namespace).filter(|n| !n.is_empty()),
             labels,
-            mirror: annotations.contains_key("kubernetes.io/config.mirror"),
+            mirror: meta.annotations.get(MIRROR_ANNOTATION).is_some(),
             owner,
             from_api: meta.uid.is_some(),
             pod: pod_facts(spec, pod_labels).into(),
             location: None,
+            managed_by,
         }
     }
 }

@@ -68,6 +68,7 @@ fn text() -> impl Strategy<Value = String> {
         Just("Pod".to_string()),
         Just("system-node-critical".to_string()),
         Just("kubernetes.io/config.mirror".to_string()),
+        Just("Helm".to_string()),
         "[\"\\\\{}\\[\\],: \n\té\u{1F600}a-z]{0,10}",
     ]
 }
@@ -83,6 +84,11 @@ fn key() -> impl Strategy<Value = String> {
             "volumeMounts", "readOnly", "securityContext", "capabilities", "add", "privileged",
             "hostPath", "path", "status", "value", "k8s-app", "app", "pod-template-hash",
             "kubernetes.io/config.mirror", "selector", "webhooks",
+            "app.kubernetes.io/managed-by", "meta.helm.sh/release-name",
+            "meta.helm.sh/release-namespace", "argocd.argoproj.io/tracking-id",
+            "argocd.argoproj.io/instance", "kustomize.toolkit.fluxcd.io/name",
+            "kustomize.toolkit.fluxcd.io/namespace", "helm.toolkit.fluxcd.io/name",
+            "helm.toolkit.fluxcd.io/namespace",
         ]).prop_map(str::to_string),
         1 => text(),
     ]

@@ -71,5 +71,6 @@ fn finding(c: &PriorityClassDef, message: String) -> Finding {
         pods: Vec::new(),
         risk: None,
         cluster: None,
+        managed_by: None,
     }
 }

@@ -51,6 +51,7 @@ impl Draft {
             pods: Vec::new(),
             risk: None,
             cluster: None,
+            managed_by: None,
         }
     }
 }

@@ -1,8 +1,8 @@
 //! A realistic report: one of everything the renderers must handle.
 
 use pg_model::{
-    CheckId, CheckInfo, ClassRef, ClusterRef, ComponentMatch, ComponentStatus, Finding,
-    InputProblem, Location, ObjectRef, PodRef, Report, Role, Severity, Stats,
+    CheckId, CheckInfo, ClassRef, ClusterRef, ComponentMatch, ComponentStatus, Deployer, Finding,
+    InputProblem, Location, ManagedBy, ObjectRef, PodRef, Report, Role, Severity, Stats,
 };
 use pg_report::{Format, RenderOptions, render};
 
@@ -77,6 +77,7 @@ pub fn report() -> Report {
             pods: vec![],
             risk: None,
             cluster: None,
+            managed_by: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -113,6 +114,11 @@ pub fn report() -> Report {
                     .to_string(),
             ),
             cluster: None,
+            managed_by: Some(Box::new(ManagedBy {
+                deployer: Deployer::HelmRelease,
+                namespace: Some("kube-flannel".to_string()),
+                name: "flannel".to_string(),
+            })),
         },
         Finding {
             check: CheckId::PrioritySetDirectly,
@@ -129,6 +135,7 @@ pub fn report() -> Report {
             pods: vec![],
             risk: None,
             cluster: None,
+            managed_by: None,
         },
         Finding {
             check: CheckId::CriticalWithoutPriority,
@@ -146,6 +153,7 @@ pub fn report() -> Report {
             pods: vec![],
             risk: None,
             cluster: None,
+            managed_by: None,
         },
         Finding {
             check: CheckId::CriticalClassTooWeak,
@@ -162,6 +170,7 @@ pub fn report() -> Report {
             pods: vec![],
             risk: None,
             cluster: None,
+            managed_by: None,
         },
         Finding {
             check: CheckId::InvalidPriorityClass,
@@ -178,6 +187,7 @@ pub fn report() -> Report {
             pods: vec![],
             risk: None,
             cluster: None,
+            managed_by: None,
         },
     ];
     let components = vec![
