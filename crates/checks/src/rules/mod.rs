@@ -1,6 +1,18 @@
 //! One module per check, each exporting one [`Rule`]; [`ALL`] is the registry the audit
 //! iterates. Workload checks look at one workload (or pod) with the whole input as context
 //! and return a [`Draft`]; grouping by owner happens afterwards.
+//!
+//! ## Adding a check
+//!
+//! 1. `pg_model::CheckId`: the variant, its place in `CheckId::ALL` and its id in `as_str`.
+//! 2. `crates/checks/checks.yaml`: severity, summary and explanation, at the same place.
+//! 3. A module here with `pub(crate) static RULE: Rule` and its `check` function, declared
+//!    above and listed in [`ALL`] at the same place. Unit tests hold the three orders
+//!    together. `fixable: true` only with an edit for it in pg-fix (`crates/fix/src/plan.rs`).
+//! 4. `crates/checks/tests/fixtures/<check-id>/`: manifests it fires on (their findings are
+//!    snapshotted) and a `quiet.yaml` of near misses it must stay quiet on.
+//!
+//! User-facing lists of checks: the README's table and `docs/output-formats.md`.
 
 mod critical_cannot_preempt;
 mod critical_class_too_weak;
