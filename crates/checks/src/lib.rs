@@ -1,4 +1,5 @@
-//! priorityguard's checks. One module per check under [`rules`], metadata in `checks.yaml`.
+//! priorityguard's checks. One module per check under `rules`, registered in `rules::ALL`,
+//! metadata in `checks.yaml`.
 //!
 //! [`audit`] runs every enabled check on every object, then folds findings about pods into
 //! one finding per owning workload (Pod -> ReplicaSet -> Deployment, Pod -> DaemonSet, ...).
@@ -24,6 +25,12 @@ pub fn labels_read(catalog: &Catalog) -> Vec<String> {
     let mut keys = catalog.label_keys();
     keys.extend(LABELS_USED.iter().map(|l| l.to_string()));
     keys
+}
+
+/// Whether `priorityguard fix` has a safe, mechanical edit for `id`'s findings, as its rule
+/// declares.
+pub fn is_fixable(id: CheckId) -> bool {
+    rules::ALL.iter().any(|r| r.id == id && r.fixable)
 }
 
 /// Which checks run and how loud they are.
@@ -120,7 +127,7 @@ pub fn audit(objects: &[Object], catalog: &Catalog, config: &Config) -> Audit {
         }
     }
     let mut findings = folder.finish();
-    for def_finding in rules::invalid_priority_class::check(&ctx) {
+    for def_finding in rules::check_input(&ctx) {
         if let Some(severity) = config.severity(def_finding.check) {
             findings.push(Finding {
                 severity,

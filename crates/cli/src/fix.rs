@@ -151,9 +151,13 @@ impl FixArgs {
 }
 
 fn fixable_check(id: &str) -> Result<CheckId, String> {
-    let names: Vec<&str> = pg_fix::FIXABLE.iter().map(|c| c.as_str()).collect();
+    let names: Vec<&str> = CheckId::ALL
+        .into_iter()
+        .filter(|&c| pg_checks::is_fixable(c))
+        .map(CheckId::as_str)
+        .collect();
     CheckId::parse(id)
-        .filter(|c| pg_fix::FIXABLE.contains(c))
+        .filter(|&c| pg_checks::is_fixable(c))
         .ok_or_else(|| format!("fixable checks are {}", names.join(", ")))
 }
 

@@ -25,7 +25,7 @@ mod write;
 pub use diff::unified;
 pub use error::FixError;
 pub use fixer::{FileFix, Fixer, Outcome, read_objects};
-pub use plan::{Change, FIXABLE, Note, Options, Plan};
+pub use plan::{Change, Note, Options, Plan};
 pub use source::{STDIN_NAME, Source};
 pub use stream::{Streamed, fix_text};
 #[cfg(feature = "failpoints")]

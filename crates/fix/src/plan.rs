@@ -15,13 +15,6 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// The checks whose findings have a safe, mechanical fix.
-pub const FIXABLE: [CheckId; 3] = [
-    CheckId::CriticalWithoutPriority,
-    CheckId::CriticalClassTooWeak,
-    CheckId::PrioritySetDirectly,
-];
-
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     /// This class instead of each finding's recommendation.
@@ -93,7 +86,7 @@ pub fn plan(
 ) -> Plan {
     let mut by_file: BTreeMap<Arc<str>, Vec<&Finding>> = BTreeMap::new();
     for f in findings {
-        let wanted = FIXABLE.contains(&f.check) && opts.only.is_none_or(|o| o == f.check);
+        let wanted = pg_checks::is_fixable(f.check) && opts.only.is_none_or(|o| o == f.check);
         if let (true, Some(loc)) = (wanted, &f.location) {
             by_file.entry(loc.file.clone()).or_default().push(f);
         }

@@ -3,7 +3,6 @@
 
 mod common;
 use common::*;
-use pg_fix::FIXABLE;
 
 const ONE_WORKLOAD: [&str; 4] = [
     "kubespray/before-fix/multus-daemonset.yml.j2",
@@ -18,7 +17,7 @@ fn assert_clean(text: &str, file_name: &str) {
     std::fs::write(&path, text).unwrap();
     let left: Vec<_> = audit(&[path])
         .into_iter()
-        .filter(|f| FIXABLE.contains(&f.check))
+        .filter(|f| pg_checks::is_fixable(f.check))
         .collect();
     assert!(left.is_empty(), "{left:#?}");
 }

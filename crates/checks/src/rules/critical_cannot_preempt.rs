@@ -1,12 +1,19 @@
 //! `critical-cannot-preempt`: a node agent whose class may not preempt cannot land on a full
 //! node.
 
-use super::Draft;
+use super::{Draft, Rule, Scope, Subject};
 use crate::context::Context;
-use pg_model::{CheckId, ComponentMatch, Role, Workload};
+use pg_model::{CheckId, Role};
 
-pub fn check(w: &Workload, component: Option<&ComponentMatch>, ctx: &Context) -> Option<Draft> {
-    let c = component.filter(|c| c.role == Role::NodeAgent)?;
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::CriticalCannotPreempt,
+    fixable: false,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
+    let c = s.component.filter(|c| c.role == Role::NodeAgent)?;
     let class = w.pod.priority_class.effective_name();
     let class_never = class
         .and_then(|n| ctx.class_def(n))

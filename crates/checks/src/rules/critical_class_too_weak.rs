@@ -1,13 +1,18 @@
 //! `critical-class-too-weak`: a critical component's class is below what its role needs.
 
-use super::Draft;
+use super::{Draft, Rule, Scope, Subject};
 use crate::context::Context;
-use pg_model::{
-    CheckId, ComponentMatch, SYSTEM_CLUSTER_CRITICAL, SYSTEM_CRITICAL_THRESHOLD, Workload,
+use pg_model::{CheckId, SYSTEM_CLUSTER_CRITICAL, SYSTEM_CRITICAL_THRESHOLD};
+
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::CriticalClassTooWeak,
+    fixable: true,
+    scope: Scope::Workload(check),
 };
 
-pub fn check(w: &Workload, component: Option<&ComponentMatch>, ctx: &Context) -> Option<Draft> {
-    let c = component?;
+fn check(s: &Subject<'_>, ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
+    let c = s.component?;
     let name = w.pod.priority_class.effective_name()?;
     let have = ctx.class_value(name)?;
     let want = ctx.class_value(&c.recommended_class)?;

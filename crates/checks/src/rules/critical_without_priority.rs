@@ -1,11 +1,19 @@
 //! `critical-without-priority`: a catalogued critical component with no class runs at
 //! priority 0, preemptible and evictable like any ordinary pod.
 
-use super::Draft;
-use pg_model::{CheckId, ComponentMatch, Role, Workload};
+use super::{Draft, Rule, Scope, Subject};
+use crate::context::Context;
+use pg_model::{CheckId, Role};
 
-pub fn check(w: &Workload, component: Option<&ComponentMatch>) -> Option<Draft> {
-    let c = component?;
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::CriticalWithoutPriority,
+    fixable: true,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, _ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
+    let c = s.component?;
     // The kubelet treats static pods as critical whatever their class.
     if !w.pod.priority_class.is_unset() || w.mirror {
         return None;

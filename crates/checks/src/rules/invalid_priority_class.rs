@@ -1,13 +1,20 @@
 //! `invalid-priority-class`: PriorityClasses the API server refuses, and competing
 //! globalDefaults.
 
+use super::{Rule, Scope};
 use crate::context::Context;
 use pg_model::{
     CheckId, Finding, MAX_USER_PRIORITY, ObjectRef, PREEMPTION_POLICIES, PriorityClassDef,
     SYSTEM_CLASS_PREFIX, Severity, builtin_class,
 };
 
-pub fn check(ctx: &Context) -> Vec<Finding> {
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::InvalidPriorityClass,
+    fixable: false,
+    scope: Scope::Input(check),
+};
+
+fn check(ctx: &Context) -> Vec<Finding> {
     let defaults: Vec<&str> = ctx
         .class_defs
         .iter()

@@ -1,9 +1,17 @@
 //! `no-priority`: any workload or pod without a class (the classic jq one-liner, grouped).
 
-use super::Draft;
-use pg_model::{CheckId, Workload};
+use super::{Draft, Rule, Scope, Subject};
+use crate::context::Context;
+use pg_model::CheckId;
 
-pub fn check(w: &Workload) -> Option<Draft> {
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::NoPriority,
+    fixable: false,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, _ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
     if !w.pod.priority_class.is_unset() {
         return None;
     }

@@ -1,9 +1,17 @@
 //! `priority-set-directly`: `spec.priority` written by hand in a template.
 
-use super::Draft;
-use pg_model::{CheckId, Workload, WorkloadKind};
+use super::{Draft, Rule, Scope, Subject};
+use crate::context::Context;
+use pg_model::{CheckId, WorkloadKind};
 
-pub fn check(w: &Workload) -> Option<Draft> {
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::PrioritySetDirectly,
+    fixable: true,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, _ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
     let value = w.pod.priority?;
     // The API server fills in `spec.priority` on every pod it stores.
     if w.kind == WorkloadKind::Pod && w.from_api {

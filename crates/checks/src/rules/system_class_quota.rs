@@ -1,11 +1,18 @@
 //! `system-class-quota`: a system class outside kube-system where the input shows that quota
 //! admission limits it to namespaces with a matching ResourceQuota.
 
-use super::Draft;
+use super::{Draft, Rule, Scope, Subject};
 use crate::context::Context;
-use pg_model::{CheckId, SYSTEM_CLASS_PREFIX, Workload};
+use pg_model::{CheckId, SYSTEM_CLASS_PREFIX};
 
-pub fn check(w: &Workload, ctx: &Context) -> Option<Draft> {
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::SystemClassQuota,
+    fixable: false,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
     let class = w.pod.priority_class.effective_name()?;
     let ns = w.namespace.as_deref()?;
     if !class.starts_with(SYSTEM_CLASS_PREFIX) || ns == "kube-system" || ns.contains("{{") {

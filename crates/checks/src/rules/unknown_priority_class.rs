@@ -1,11 +1,18 @@
 //! `unknown-priority-class`: the class is neither built in nor defined; the Priority
 //! admission plugin will reject the pods.
 
-use super::Draft;
+use super::{Draft, Rule, Scope, Subject};
 use crate::context::Context;
-use pg_model::{CheckId, ClassRef, Workload, WorkloadKind};
+use pg_model::{CheckId, ClassRef, WorkloadKind};
 
-pub fn check(w: &Workload, ctx: &Context) -> Option<Draft> {
+pub(crate) static RULE: Rule = Rule {
+    id: CheckId::UnknownPriorityClass,
+    fixable: false,
+    scope: Scope::Workload(check),
+};
+
+fn check(s: &Subject<'_>, ctx: &Context) -> Option<Draft> {
+    let w = s.workload;
     let name = w.pod.priority_class.effective_name()?;
     if ctx.class_exists(name) {
         return None;
