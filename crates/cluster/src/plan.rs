@@ -57,7 +57,7 @@ pub fn plan(findings: &[Finding]) -> (Vec<PlannedPatch>, Vec<(ObjectRef, String)
     let mut patches = Vec::new();
     let mut refused = Vec::new();
     let mut seen: HashSet<&ObjectRef> = HashSet::new();
-    for f in findings {
+    for f in findings.iter().filter(|f| pg_checks::is_fixable(f.check)) {
         let Some(class) = f.recommended_class.as_deref().filter(|c| !c.is_empty()) else {
             continue;
         };

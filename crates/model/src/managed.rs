@@ -92,16 +92,16 @@ impl Deployer {
         match self {
             Deployer::HelmRelease => "set the class in the chart's values, then helm upgrade",
             Deployer::ArgoCdApplication => {
-                "change the class in its Git source; a live patch is reverted at the next sync \
-                 (self-heal)"
+                "change the class in its Git source; a class set there is put back over a live \
+                 patch at the next sync"
             }
             Deployer::FluxKustomization => {
-                "change the class in its Git source; a live patch is reverted at the next \
-                 reconciliation"
+                "change the class in its Git source; a class set there is put back over a live \
+                 patch at the next reconciliation"
             }
             Deployer::FluxHelmRelease => {
-                "set the class in the HelmRelease's values; a live patch is reverted at the next \
-                 reconciliation"
+                "set the class in the HelmRelease's values; a class the chart sets is put back \
+                 over a live patch at the next reconciliation"
             }
         }
     }
