@@ -5,7 +5,7 @@ use crate::args::InputArgs;
 use pg_catalog::Catalog;
 use pg_model::Finding;
 use pg_report::html::Pictures;
-use pg_simulate::snapshot::Builder;
+use pg_simulate::read::Builder;
 use pg_sources::Loaded;
 
 /// Simulates the nodes behind the audit: the files' snapshot, or one more read of `cluster`

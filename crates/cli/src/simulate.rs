@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use pg_catalog::Catalog;
 use pg_model::Finding;
-use pg_simulate::snapshot::Builder;
+use pg_simulate::read::Builder;
 use pg_simulate::{Assume, Options, Pressure, Snapshot, Usage};
 use pg_sources::Loaded;
 use std::io::Write;
@@ -136,7 +136,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let source = path.display().to_string();
-            Some(pg_simulate::pending::parse(
+            Some(pg_simulate::read::pending_pod(
                 &text,
                 &source,
                 &snapshot,
@@ -161,7 +161,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
     };
     let sim = pg_simulate::simulate(&snapshot, &catalog, &usage, &opts)?;
     if let Some(path) = &a.chart {
-        let svg = pg_simulate::chart::svg(&sim)
+        let svg = pg_report::simulate::chart::svg(&sim)
             .context("nothing to chart: --chart needs --node or --pending")?;
         std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -172,7 +172,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
             writeln!(out)?;
         }
         SimulateFormat::Table => {
-            pg_simulate::table::render(&sim, output::use_color(a.color), &mut out)?;
+            pg_report::simulate::table::render(&sim, output::use_color(a.color), &mut out)?;
         }
     }
     out.flush()?;
@@ -221,7 +221,7 @@ pub fn add_risk_lines(
         return;
     }
     if let Some(snapshot) = files_snapshot(input, loaded) {
-        pg_simulate::risk::annotate(findings, &snapshot, catalog);
+        pg_simulate::annotate(findings, &snapshot, catalog);
     }
 }
 
@@ -250,7 +250,7 @@ pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
         return None;
     }
     let files: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
-    pg_simulate::snapshot::from_audited_files(&files)
+    pg_simulate::read::from_audited_files(&files)
 }
 
 /// Whether a file starts like JSON (which is parsed as it is read, so its size does not matter).

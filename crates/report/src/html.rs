@@ -3,7 +3,7 @@
 //! cluster and namespace, every critical component with its class and status, the findings
 //! with where they are written, and — when the input has nodes (a snapshot, a live cluster) —
 //! the eviction and OOM picture of the nodes where critical pods are most at risk, before and
-//! after the recommended classes (`pg_simulate`'s chart).
+//! after the recommended classes (the simulator's chart, [`crate::simulate::chart`]).
 //!
 //! The page reads fully without JavaScript; the script only adds sorting (click a column
 //! header, or `?sort=KEY` / `?sort=-KEY`), a filter box (`?q=TEXT`) and, on `serve`'s live
@@ -13,10 +13,9 @@
 use crate::{RenderOptions, TOOL_NAME, order, text};
 use pg_catalog::Catalog;
 use pg_model::{ClassRef, ComponentStatus, Finding, Report, Role, Severity, visible};
-use pg_simulate::eviction::place;
-use pg_simulate::oom::{ContainerKind, OomTable};
-use pg_simulate::risk::{Placement, Risk};
-use pg_simulate::{Assume, Options, Pressure, Side, Snapshot};
+use pg_simulate::{
+    Assume, ContainerKind, OomTable, Options, Placement, Pressure, Risk, Side, Snapshot, place,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};
 use std::io::{self, Write};
@@ -111,7 +110,7 @@ pub fn pictures(snapshot: &Snapshot, catalog: &Catalog) -> Pictures {
         let Ok(sim) = pg_simulate::simulate(snapshot, catalog, &snapshot.usage, &opts) else {
             continue;
         };
-        let Some(chart) = pg_simulate::chart::svg(&sim) else {
+        let Some(chart) = crate::simulate::chart::svg(&sim) else {
             continue;
         };
         let on_node: BTreeMap<String, String> = sim

@@ -13,6 +13,7 @@ mod junit;
 mod markdown;
 mod order;
 mod sarif;
+pub mod simulate;
 mod table;
 mod text;
 mod yaml;

@@ -14,9 +14,9 @@
 
 use crate::model::{EPHEMERAL_STORAGE, MEMORY, Node, Pod};
 use crate::quantity::Quantity;
+use crate::read::snapshot::Snapshot;
+use crate::read::usage::Usage;
 use crate::resources::{eviction_request, pod_limit};
-use crate::snapshot::Snapshot;
-use crate::usage::Usage;
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -286,7 +286,7 @@ mod tests {
     use super::*;
     use crate::model::{Container, ResourceList};
     use crate::quantity::Quantity;
-    use crate::usage::PodUsage;
+    use crate::read::usage::PodUsage;
 
     fn mem(v: &str) -> ResourceList {
         [(MEMORY.to_string(), Quantity::parse(v).unwrap())].into()

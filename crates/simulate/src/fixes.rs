@@ -3,7 +3,7 @@
 //! priority and preemption policy the Priority admission plugin would give it on re-creation.
 
 use crate::model::Pod;
-use crate::snapshot::Snapshot;
+use crate::read::snapshot::Snapshot;
 use pg_catalog::Catalog;
 use pg_model::{ClassRef, ComponentMatch, OwnerRef, PodSpecFacts, Workload, WorkloadKind};
 use serde::Serialize;

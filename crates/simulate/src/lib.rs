@@ -4,35 +4,51 @@
 //! classes applied, so users see what an unprotected Multus pod risks and what the fix
 //! changes.
 //!
-//! The rules are the upstream code's, cited in each module (Kubernetes v1.36): quantities
-//! ([`quantity`]), pod requests and QoS ([`resources`]), eviction ranking ([`eviction`]), OOM
-//! scores ([`oom`]), scheduler filters ([`schedule`]) and DefaultPreemption ([`preemption`]).
+//! The rules are the upstream code's, cited in each (private) module (Kubernetes v1.36):
+//! quantities (`quantity.rs`), pod requests and QoS (`resources.rs`), eviction ranking
+//! (`eviction.rs`), OOM scores (`oom.rs`), scheduler filters (`schedule.rs`) and
+//! DefaultPreemption (`preemption.rs`). The inputs are read by [`read`]; rendering the results
+//! is pg-report's job.
+//!
 //! The preemption rules are checked against a real kube-scheduler by the
 //! `cluster_scheduler_agreement` test; the eviction order and the OOM scores against the
 //! kubelet's own Go code by `cluster_kubelet_eviction_agreement` and
 //! `kubelet_oom_score_adj_agreement`.
 
-pub mod chart;
-pub mod eviction;
-pub mod fixes;
-pub mod model;
-pub mod oom;
-pub mod pending;
-pub mod preemption;
-pub mod quantity;
+mod eviction;
+mod fixes;
+mod model;
+mod oom;
+mod preemption;
+mod quantity;
+pub mod read;
 mod report;
-pub mod resources;
-pub mod risk;
-pub mod schedule;
-pub mod selector;
-pub mod snapshot;
-pub mod table;
-pub mod usage;
+mod resources;
+mod risk;
+mod schedule;
+mod selector;
 
+// The simulation: one call from a snapshot to every view, before and after the fixes.
 pub use eviction::{Assume, Pressure};
+pub use read::{Snapshot, Usage};
 pub use report::{Options, Side, Simulation, Summary, simulate};
-pub use snapshot::Snapshot;
-pub use usage::Usage;
+
+// What the views hold, for the renderers (pg-report's table, chart and HTML page).
+pub use eviction::{EvictionOrder, Ranked, place};
+pub use oom::{ContainerKind, OomTable};
+pub use preemption::{Outcome, Preemption};
+pub use quantity::{bytes, millis};
+pub use risk::{Placement, Risk};
+pub use schedule::Fit;
+
+// The risk line `audit` adds to critical findings when its input has nodes.
+pub use risk::annotate;
+
+// Single steps of the engine, compared one by one with the real kubelet and kube-scheduler by
+// the agreement tests.
+pub use eviction::rank;
+pub use oom::node_scores;
+pub use preemption::simulate as preempt;
 
 /// Why a simulation could not run; each is one line naming the input.
 #[derive(Debug, thiserror::Error)]

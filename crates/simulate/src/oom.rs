@@ -6,8 +6,8 @@
 //! gives no OOM protection at all: a Burstable CoreDNS pod sits near 1000 like any other.
 
 use crate::model::{Container, MEMORY, Node, Pod};
+use crate::read::snapshot::Snapshot;
 use crate::resources::{Qos, pod_level_requests_set, qos};
-use crate::snapshot::Snapshot;
 use serde::Serialize;
 
 const GUARANTEED_OOM_SCORE_ADJ: i64 = -997;

@@ -20,12 +20,12 @@
 //! ([`Sampling`]), since the scheduler may nominate any candidate.
 
 use crate::model::{Pdb, Pod};
+use crate::read::snapshot::Snapshot;
 use crate::resources::{Requests, pod_requests};
 use crate::schedule::{
     Fit, NodeLoad, Spread, anti_affinity_fit, nominated_load, nominated_pods, ports_fit,
     resources_fit, static_filters,
 };
-use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::cmp::Ordering;
 

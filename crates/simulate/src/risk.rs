@@ -7,8 +7,8 @@ use crate::eviction::{self, Assume, EvictionOrder, Pressure, UsageSource, place}
 use crate::fixes;
 use crate::model::Pod;
 use crate::oom::{ContainerKind, container_score_adj};
-use crate::snapshot::Snapshot;
-use crate::usage::Usage;
+use crate::read::snapshot::Snapshot;
+use crate::read::usage::Usage;
 use pg_catalog::Catalog;
 use pg_model::Finding;
 use serde::Serialize;

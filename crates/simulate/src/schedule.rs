@@ -12,9 +12,9 @@
 //! `UnschedulableAndUnresolvable`.
 
 use crate::model::{Node, PODS, Pod, SpreadConstraint};
+use crate::read::snapshot::Snapshot;
 use crate::resources::{Requests, pod_requests};
 use crate::selector::untolerated;
-use crate::snapshot::Snapshot;
 use serde::Serialize;
 use std::collections::BTreeMap;
 

@@ -7,10 +7,10 @@
 
 mod generate;
 
-use pg_simulate::eviction::rank;
-use pg_simulate::oom::{ContainerKind, node_scores};
-use pg_simulate::snapshot::Builder;
+use pg_simulate::rank;
+use pg_simulate::read::Builder;
 use pg_simulate::{Assume, Pressure, Usage};
+use pg_simulate::{ContainerKind, node_scores};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::Write;

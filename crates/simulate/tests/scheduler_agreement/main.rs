@@ -22,8 +22,8 @@ mod generate;
 use generate::{
     KINDS, SPREAD_SCENARIOS, Scenario, classes_yaml, pdb_yaml, pod_yaml, scenario, start_time,
 };
-use pg_simulate::preemption::{Outcome, Preemption};
-use pg_simulate::snapshot::Builder;
+use pg_simulate::read::Builder;
+use pg_simulate::{Outcome, Preemption};
 use pg_testenv::{Options, TestCluster};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -387,14 +387,14 @@ fn cluster_scheduler_agreement() {
         setup(&cluster, &s);
         sync_scheduler(&cluster, &s.namespace);
         let snap = snapshot(&cluster);
-        let pending = pg_simulate::pending::parse(
+        let pending = pg_simulate::read::pending_pod(
             &pod_yaml(&s.namespace, &s.preemptor),
             "preemptor.yaml",
             &snap,
             None,
         )
         .unwrap();
-        let predicted = pg_simulate::preemption::simulate(&snap, &pending);
+        let predicted = pg_simulate::preempt(&snap, &pending);
         cluster.kubectl_ok(
             &["create", "-f", "-"],
             Some(&pod_yaml(&s.namespace, &s.preemptor)),

@@ -2,11 +2,14 @@
 //! ranked and immune pod of the eviction view, the pending pod and every victim of the
 //! preemption view, before and after the fixes — and the nominated node.
 
-use pg_simulate::preemption::Outcome;
-use pg_simulate::snapshot::Builder;
+use pg_simulate::Outcome;
+use pg_simulate::read::Builder;
 use pg_simulate::{Assume, Options, Pressure, Simulation};
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/seed-outage");
+const DATA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../simulate/tests/data/seed-outage"
+);
 
 fn simulation(node: Option<&str>, pending: bool) -> Simulation {
     let mut b = Builder::default();
@@ -16,7 +19,7 @@ fn simulation(node: Option<&str>, pending: bool) -> Simulation {
     let pending = pending.then(|| {
         let path = format!("{DATA}/pending-reindex.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
-        pg_simulate::pending::parse(&text, &path, &snapshot, node).unwrap()
+        pg_simulate::read::pending_pod(&text, &path, &snapshot, node).unwrap()
     });
     let opts = Options {
         node: node.map(str::to_string),
@@ -46,7 +49,7 @@ fn names(texts: &[String], what: &str) -> bool {
 #[test]
 fn chart_is_valid_svg_naming_every_pod_of_both_views() {
     let sim = simulation(Some("node-a"), true);
-    let svg = pg_simulate::chart::svg(&sim).unwrap();
+    let svg = pg_report::simulate::chart::svg(&sim).unwrap();
     let texts = texts(&svg);
     let eviction = sim.eviction.as_ref().unwrap();
     let mut expected = Vec::new();
@@ -76,10 +79,10 @@ fn chart_is_valid_svg_naming_every_pod_of_both_views() {
 #[test]
 fn chart_of_the_preemption_alone_and_nothing_to_chart() {
     let sim = simulation(None, true);
-    let svg = pg_simulate::chart::svg(&sim).unwrap();
+    let svg = pg_report::simulate::chart::svg(&sim).unwrap();
     let texts = texts(&svg);
     assert!(names(&texts, "pending: shop/nightly-reindex"));
     assert!(!names(&texts, "Eviction order"));
     let sim = simulation(None, false);
-    assert!(pg_simulate::chart::svg(&sim).is_none());
+    assert!(pg_report::simulate::chart::svg(&sim).is_none());
 }

@@ -1,19 +1,18 @@
 //! The terminal view of a [`Simulation`]: sections for eviction order, OOM scores, preemption
 //! and critical pods' exposure, before and after side by side, critical components marked ▶.
 
-use crate::eviction::{EvictionOrder, Pressure, Ranked, place};
-use crate::oom::{ContainerKind, OomTable};
-use crate::preemption::{Outcome, Preemption};
-use crate::quantity::{bytes, millis};
-use crate::report::{Side, Simulation};
-use crate::schedule::Fit;
+use anstyle::{AnsiColor, Style};
+use pg_simulate::{
+    Assume, ContainerKind, EvictionOrder, Fit, OomTable, Outcome, Placement, Preemption, Pressure,
+    Ranked, Side, Simulation, bytes, millis, place,
+};
 use std::io::{self, Write};
 
-const BOLD: &str = "\x1b[1m";
-const RED: &str = "\x1b[1;31m";
-const GREEN: &str = "\x1b[1;32m";
-const DIM: &str = "\x1b[2m";
-const RESET: &str = "\x1b[0m";
+const PLAIN: Style = Style::new();
+const BOLD: Style = Style::new().bold();
+const RED: Style = AnsiColor::Red.on_default().bold();
+const GREEN: Style = AnsiColor::Green.on_default().bold();
+const DIM: Style = Style::new().dimmed();
 /// Marks the pods of critical components (Multus, kube-proxy, ...).
 const MARK: &str = "▶";
 
@@ -22,9 +21,9 @@ struct Painter {
 }
 
 impl Painter {
-    fn paint(&self, style: &str, text: &str) -> String {
+    fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
-            format!("{style}{text}{RESET}")
+            format!("{style}{text}{style:#}")
         } else {
             text.to_string()
         }
@@ -42,6 +41,7 @@ fn fit(s: &str, width: usize) -> String {
     }
 }
 
+/// Writes the simulation's sections to `out`, styled when `color` is set.
 pub fn render(sim: &Simulation, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let p = Painter { color };
     write_summary(sim, &p, out)?;
@@ -119,8 +119,8 @@ fn write_summary(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Resu
         return Ok(());
     }
     let assumed = match s.assume {
-        crate::Assume::Requests => "request",
-        crate::Assume::Limits => "limit (request when unlimited)",
+        Assume::Requests => "request",
+        Assume::Limits => "limit (request when unlimited)",
     };
     match &s.usage_source {
         Some(src) if s.pods_with_measured_usage >= s.pods => {
@@ -212,7 +212,7 @@ fn write_eviction(
                 let style = if sim.critical_pods.contains_key(&r.pod) {
                     RED
                 } else {
-                    ""
+                    PLAIN
                 };
                 writeln!(out, "  {}", p.paint(style, &line))?;
             }
@@ -367,7 +367,7 @@ fn write_oom(
                 c.reason
             ),
         };
-        let style = if critical { RED } else { "" };
+        let style = if critical { RED } else { PLAIN };
         writeln!(out, "  {}", p.paint(style, &line))?;
     }
     Ok(())
@@ -518,7 +518,7 @@ fn write_risks(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Result
         )?;
     }
     for r in &sim.risks {
-        let exposed = matches!(r.before.placement, crate::risk::Placement::Ranked { .. });
+        let exposed = matches!(r.before.placement, Placement::Ranked { .. });
         let who = format!(
             "{MARK} {} ({}, {})",
             r.pod,
@@ -542,43 +542,34 @@ fn write_risks(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, Node, Pod};
-    use crate::quantity::Quantity;
-    use crate::snapshot::Snapshot;
+    use pg_simulate::read::{Builder, pending_pod};
+    use serde_json::json;
 
-    fn cpu(v: &str) -> crate::model::ResourceList {
-        [("cpu".to_string(), Quantity::parse(v).unwrap())].into()
-    }
-
-    fn pod(name: &str, node: Option<&str>, priority: i64) -> Pod {
-        Pod {
-            namespace: "ns".into(),
-            name: name.into(),
-            node_name: node.map(str::to_string),
-            priority,
-            containers: vec![Container {
-                name: "c".into(),
-                requests: cpu("1"),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }
+    fn pod(name: &str, node: Option<&str>, priority: i64) -> serde_json::Value {
+        json!({
+            "kind": "Pod",
+            "metadata": {"namespace": "ns", "name": name},
+            "spec": {
+                "nodeName": node,
+                "priority": priority,
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": "1"}}}]
+            }
+        })
     }
 
     #[test]
     fn a_sampled_preemption_says_any_candidate_may_be_chosen() {
-        let nodes: Vec<Node> = (0..120)
-            .map(|i| Node {
-                name: format!("n{i:03}"),
-                allocatable: cpu("1"),
-                ..Default::default()
-            })
+        let mut items: Vec<_> = (0..120)
+            .map(|i| json!({"kind": "Node", "metadata": {"name": format!("n{i:03}")}, "status": {"allocatable": {"cpu": "1"}}}))
             .collect();
-        let pods = (0..120)
-            .map(|i| pod(&format!("p{i}"), Some(&format!("n{i:03}")), 10))
-            .collect();
-        let s = Snapshot::from_parts(nodes, pods, vec![]);
-        let lines = outcome_lines(&crate::preemption::simulate(&s, &pod("new", None, 100)));
+        items.extend((0..120).map(|i| pod(&format!("p{i}"), Some(&format!("n{i:03}")), 10)));
+        let mut builder = Builder::default();
+        let list = json!({"kind": "List", "items": items}).to_string();
+        builder.add_text(list.as_bytes(), "snapshot.json").unwrap();
+        let s = builder.finish();
+        let pending = pod("new", None, 100).to_string();
+        let new = pending_pod(&pending, "new.json", &s, None).unwrap();
+        let lines = outcome_lines(&pg_simulate::preempt(&s, &new));
         assert!(
             lines.iter().any(|l| l
                 .contains("120 nodes could make room: the scheduler dry-runs about 100 of them")),

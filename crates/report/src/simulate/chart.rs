@@ -5,9 +5,7 @@
 //! evictable or preempted and in green once immune. Plain SVG written by hand: no
 //! dependency, opens in any browser.
 
-use crate::eviction::{EvictionOrder, place};
-use crate::preemption::{Outcome, Preemption};
-use crate::report::{Side, Simulation};
+use pg_simulate::{EvictionOrder, Outcome, Preemption, Side, Simulation, place};
 use std::collections::HashMap;
 use std::fmt::Write;
 

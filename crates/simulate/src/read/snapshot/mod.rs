@@ -7,13 +7,13 @@ pub mod raw;
 
 use crate::SimulateError;
 use crate::model::{Class, Node, Pdb, Pod};
-use crate::usage::{PodUsage, Usage};
+use crate::read::usage::{PodUsage, Usage};
 use pg_model::BUILTIN_CLASSES;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 
-pub use convert::{label_selector, scaled};
+use convert::scaled;
 
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
