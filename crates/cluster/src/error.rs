@@ -288,6 +288,10 @@ fn transport(err: &kube::Error, target: &Target) -> ClusterError {
         Some(K::ConnectionRefused) => "connection refused".to_string(),
         Some(K::TimedOut) => "timed out".to_string(),
         Some(K::ConnectionReset) => "connection reset by the server".to_string(),
+        // An API server that stops mid-response (a restart, a watch cut off) closes the TLS
+        // stream without close_notify: rustls says so in words that mention TLS, but nothing
+        // is wrong with TLS.
+        Some(K::UnexpectedEof) => "the server closed the connection".to_string(),
         _ if elapsed => "timed out".to_string(),
         // The one classification by text: a failed getaddrinfo is an io::Error of no stable
         // kind (`Uncategorized`), inside hyper-util's private ConnectError ("dns error").
@@ -519,6 +523,13 @@ mod tests {
             "timed out"
         );
         // The same words without the types are not a timeout.
+        assert_eq!(
+            unreachable_reason(io(
+                ErrorKind::UnexpectedEof,
+                "peer closed connection without sending TLS close_notify"
+            )),
+            "the server closed the connection"
+        );
         let other = unreachable_reason(io(ErrorKind::Other, "the deadline has elapsed"));
         assert!(other.ends_with(": the deadline has elapsed"), "{other}");
     }
