@@ -23,13 +23,13 @@ fn severity_style(severity: Severity) -> Style {
     }
 }
 
-/// Applies styles only when the caller asked for colour.
-struct Painter {
-    color: bool,
+/// Applies styles only when the caller asked for colour (the report's table and simulate's).
+pub(crate) struct Painter {
+    pub(crate) color: bool,
 }
 
 impl Painter {
-    fn paint(&self, style: Style, text: &str) -> String {
+    pub(crate) fn paint(&self, style: Style, text: &str) -> String {
         if self.color {
             format!("{style}{text}{style:#}")
         } else {

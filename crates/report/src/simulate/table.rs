@@ -1,6 +1,7 @@
 //! The terminal view of a [`Simulation`]: sections for eviction order, OOM scores, preemption
 //! and critical pods' exposure, before and after side by side, critical components marked ▶.
 
+use crate::table::Painter;
 use anstyle::{AnsiColor, Style};
 use pg_simulate::{
     Assume, ContainerKind, EvictionOrder, Fit, OomTable, Outcome, Placement, Preemption, Pressure,
@@ -15,20 +16,6 @@ const GREEN: Style = AnsiColor::Green.on_default().bold();
 const DIM: Style = Style::new().dimmed();
 /// Marks the pods of critical components (Multus, kube-proxy, ...).
 const MARK: &str = "▶";
-
-struct Painter {
-    color: bool,
-}
-
-impl Painter {
-    fn paint(&self, style: Style, text: &str) -> String {
-        if self.color {
-            format!("{style}{text}{style:#}")
-        } else {
-            text.to_string()
-        }
-    }
-}
 
 /// Cuts `s` to `width` characters, ending in `…` when cut, and pads it to `width`.
 fn fit(s: &str, width: usize) -> String {
