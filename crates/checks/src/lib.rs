@@ -147,3 +147,26 @@ pub fn audit(objects: &[Object], catalog: &Catalog, config: &Config) -> Audit {
         components: group::components(&ctx),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sources drop every label not listed here, so a key missing from it silently breaks
+    /// recognition by label and the grouping of pods by template hash.
+    #[test]
+    fn labels_read_are_the_catalogs_and_the_checks_own() {
+        let catalog = Catalog::builtin();
+        let keys = labels_read(&catalog);
+        let wanted = catalog.label_keys();
+        assert!(!wanted.is_empty());
+        for key in wanted
+            .iter()
+            .map(String::as_str)
+            .chain(LABELS_USED.iter().copied())
+        {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+        assert!(keys.iter().all(|k| !k.is_empty()), "{keys:?}");
+    }
+}

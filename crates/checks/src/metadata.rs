@@ -43,7 +43,9 @@ mod tests {
         assert_eq!(info.len(), CheckId::ALL.len());
         for id in CheckId::ALL {
             assert_eq!(info.iter().filter(|c| c.id == id).count(), 1, "{id}");
-            assert!(explanation(id).explanation.len() > 200, "{id}");
+            let info = explanation(id);
+            assert_eq!(info.id, id);
+            assert!(info.explanation.len() > 200, "{id}");
         }
     }
 }
