@@ -401,6 +401,87 @@ mod tests {
         assert_eq!(agent.unwrap().id, "antrea-agent");
     }
 
+    #[test]
+    fn label_keys_are_every_entrys_keys_once() {
+        let keys = Catalog::builtin().label_keys();
+        for key in ["app", "k8s-app", "name"] {
+            assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
+        }
+        assert!(
+            keys.iter().all(|k| !k.is_empty() && !k.contains('=')),
+            "{keys:?}"
+        );
+        assert!(
+            keys.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats: {keys:?}"
+        );
+    }
+
+    /// CoreDNS's entry counts names and labels only in kube-system (its image counts
+    /// anywhere): a Deployment named `coredns` elsewhere, with another image, is someone's own
+    /// DNS server; a templated namespace may render to kube-system, so it counts.
+    #[test]
+    fn names_count_only_in_the_entrys_namespaces() {
+        let c = Catalog::builtin();
+        let mut w = daemonset("coredns", "example.com/team/dns:1", None);
+        w.kind = WorkloadKind::Deployment;
+        assert_eq!(c.classify(&w).map(|m| m.id), Some("coredns".to_string()));
+        w.namespace = Some("team-dns".into());
+        assert_eq!(c.classify(&w), None);
+        w.namespace = Some("{{ .Release.Namespace }}".into());
+        assert_eq!(c.classify(&w).map(|m| m.id), Some("coredns".to_string()));
+    }
+
+    /// A policy entry with a new id is tried before the built-in ones; one with a known id
+    /// replaces that entry.
+    #[test]
+    fn extend_adds_new_entries_first_and_replaces_known_ones() {
+        let mut c = Catalog::builtin();
+        let builtin = c.entries().len();
+        let mut mine = c
+            .entries()
+            .iter()
+            .find(|e| e.id == "multus")
+            .unwrap()
+            .clone();
+        mine.id = "my-multus".into();
+        let mut replaced = c
+            .entries()
+            .iter()
+            .find(|e| e.id == "coredns")
+            .unwrap()
+            .clone();
+        replaced.names = vec!["my-dns".into()];
+        replaced.images.clear();
+        replaced.labels.clear();
+        c.extend(&[mine, replaced]);
+        assert_eq!(c.entries().len(), builtin + 1);
+        assert_eq!(c.entries()[0].id, "my-multus");
+        let multus = daemonset(
+            "kube-multus-ds",
+            "ghcr.io/k8snetworkplumbingwg/multus-cni:v4",
+            None,
+        );
+        assert_eq!(
+            c.classify(&multus).map(|m| m.id),
+            Some("my-multus".to_string())
+        );
+        let mut dns = daemonset("my-dns", "example.com/dns:1", None);
+        dns.kind = WorkloadKind::Deployment;
+        assert_eq!(c.classify(&dns).map(|m| m.id), Some("coredns".to_string()));
+    }
+
+    #[test]
+    fn a_signal_recommends_its_roles_system_class() {
+        for s in Catalog::builtin().signals() {
+            let want = match s.role {
+                pg_model::Role::NodeAgent => pg_model::SYSTEM_NODE_CRITICAL,
+                pg_model::Role::ClusterService => pg_model::SYSTEM_CLUSTER_CRITICAL,
+            };
+            assert_eq!(s.recommended_class(), want, "{}", s.id);
+        }
+    }
+
     /// A `kind` named `name` whose one container runs `image` with `command` (then no args).
     fn running(kind: WorkloadKind, name: &str, image: &str, command: &[&str]) -> Workload {
         let mut w = daemonset(name, image, None);
