@@ -172,29 +172,35 @@ fn usage_from_a_kubelet_stats_summary_and_the_limits_assumption() {
     );
 }
 
-#[test]
-fn ephemeral_storage_pressure_uses_its_own_usage() {
+/// `simulate` of node-a under `pressure` with the usage file `usage_yaml`, in the format
+/// `extra` asks for (nothing: the table).
+fn under_pressure(pressure: &str, usage_yaml: &str, extra: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let usage = dir.path().join("usage.yaml");
-    std::fs::write(
-        &usage,
-        "shop/report-generator-0: {ephemeral-storage: 20Gi}\n",
-    )
-    .unwrap();
+    std::fs::write(&usage, usage_yaml).unwrap();
     let usage = usage.display().to_string();
-    let out = priorityguard(&[
+    let mut args = vec![
         "simulate",
         "--snapshot",
         SNAPSHOT,
         "--node",
         "node-a",
         "--pressure",
-        "ephemeral-storage",
+        pressure,
         "--usage",
         &usage,
-        "-o",
-        "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    priorityguard(&args)
+}
+
+#[test]
+fn ephemeral_storage_pressure_uses_its_own_usage() {
+    let out = under_pressure(
+        "ephemeral-storage",
+        "shop/report-generator-0: {ephemeral-storage: 20Gi}\n",
+        &["-o", "json"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let sim = json(&out);
     assert_eq!(sim["eviction"]["before"]["pressure"], "ephemeral-storage");
@@ -206,46 +212,17 @@ fn ephemeral_storage_pressure_uses_its_own_usage() {
 
 #[test]
 fn pid_pressure_ranks_by_priority_then_processes() {
-    let dir = tempfile::tempdir().unwrap();
-    let usage = dir.path().join("usage.yaml");
     // Under PID pressure requests do not count: the biggest process count among the
     // lowest-priority pods goes first, however much memory it uses.
-    std::fs::write(
-        &usage,
-        "shop/report-generator-0: {processes: 900, memory: 1Mi}\n",
-    )
-    .unwrap();
-    let usage = usage.display().to_string();
-    let out = priorityguard(&[
-        "simulate",
-        "--snapshot",
-        SNAPSHOT,
-        "--node",
-        "node-a",
-        "--pressure",
-        "pid",
-        "--usage",
-        &usage,
-        "-o",
-        "json",
-    ]);
+    let usage = "shop/report-generator-0: {processes: 900, memory: 1Mi}\n";
+    let out = under_pressure("pid", usage, &["-o", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let sim = json(&out);
     assert_eq!(sim["eviction"]["before"]["pressure"], "pid");
     let first = &sim["eviction"]["before"]["order"][0];
     assert_eq!(first["pod"], "shop/report-generator-0");
     assert_eq!(first["usage"], 900);
-    let table = priorityguard(&[
-        "simulate",
-        "--snapshot",
-        SNAPSHOT,
-        "--node",
-        "node-a",
-        "--pressure",
-        "pid",
-        "--usage",
-        &usage,
-    ]);
+    let table = under_pressure("pid", usage, &[]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(text.contains("under PID pressure"), "{text}");
     assert!(text.contains("900 processes (measured)"), "{text}");
