@@ -235,9 +235,10 @@ pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
             .iter()
             .any(|p| p.source == path || p.source.starts_with(&format!("{path}:")))
     };
-    let files: Vec<&String> = input
+    let files: Vec<&str> = input
         .paths
         .iter()
+        .map(String::as_str)
         .filter(|p| !had_problem(p))
         .filter(|p| {
             std::fs::metadata(p).is_ok_and(|m| {
@@ -246,10 +247,6 @@ pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
             })
         })
         .collect();
-    if files.is_empty() {
-        return None;
-    }
-    let files: Vec<&str> = files.iter().map(|f| f.as_str()).collect();
     pg_simulate::read::from_audited_files(&files)
 }
 
