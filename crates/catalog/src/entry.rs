@@ -61,13 +61,14 @@ impl Entry {
             || ns.is_none_or(|ns| ns.contains("{{") || self.namespaces.iter().any(|n| n == ns))
     }
 
-    /// Why this entry matches `w`, if it does.
-    pub(crate) fn matches(&self, w: &Workload) -> Option<String> {
-        if !self.applies_to_kind(effective_kind(w)) {
+    /// Why this entry matches the workload `s` describes, if it does.
+    pub(crate) fn matches(&self, s: &Subject<'_>) -> Option<String> {
+        let w = s.workload;
+        if !self.applies_to_kind(s.kind) {
             return None;
         }
-        for c in &w.pod.containers {
-            if let Some(repo) = repository(&c.image)
+        for (c, repo) in w.pod.containers.iter().zip(&s.repositories) {
+            if let Some(repo) = repo
                 && let Some(p) = self.images.iter().find(|p| repository_matches(p, repo))
             {
                 let image = format!("image {}{}", c.image_and_origin(), pattern_note(p));
@@ -103,9 +104,12 @@ impl Entry {
         }
         if !self.host_paths.is_empty() && (!self.host_network || w.pod.host_network) {
             let hit = w.pod.host_paths.iter().find(|hp| {
-                self.host_paths
-                    .iter()
-                    .any(|p| hp.trim_end_matches('/') == p || hp.starts_with(&format!("{p}/")))
+                self.host_paths.iter().any(|p| {
+                    hp.trim_end_matches('/') == p
+                        || hp
+                            .strip_prefix(p.as_str())
+                            .is_some_and(|r| r.starts_with('/'))
+                })
             });
             if let Some(hp) = hit {
                 let net = if self.host_network {
@@ -282,6 +286,29 @@ pub(crate) fn args_match(pattern: &str, command: &CommandLine) -> bool {
     want.peek().is_none()
 }
 
+/// What every rule looks at in one workload, worked out once for all of them.
+pub(crate) struct Subject<'w> {
+    pub(crate) workload: &'w Workload,
+    pub(crate) kind: WorkloadKind,
+    /// Each container's image repository ([`repository`]), in container order.
+    pub(crate) repositories: Vec<Option<&'w str>>,
+}
+
+impl<'w> Subject<'w> {
+    pub(crate) fn of(workload: &'w Workload) -> Subject<'w> {
+        Subject {
+            workload,
+            kind: effective_kind(workload),
+            repositories: workload
+                .pod
+                .containers
+                .iter()
+                .map(|c| repository(&c.image))
+                .collect(),
+        }
+    }
+}
+
 /// A pod is judged as the kind of workload that owns it.
 pub(crate) fn effective_kind(w: &Workload) -> WorkloadKind {
     match (&w.owner, w.kind) {
@@ -303,13 +330,11 @@ pub(crate) fn repository(image: &str) -> Option<&str> {
 
 /// `calico/node` matches `quay.io/calico/node`, `multus-cni` any repository ending in it.
 pub(crate) fn repository_matches(pattern: &str, repo: &str) -> bool {
-    let want: Vec<&str> = pattern.split('/').collect();
-    let have: Vec<&str> = repo.split('/').collect();
-    have.len() >= want.len()
-        && want
-            .iter()
-            .zip(&have[have.len() - want.len()..])
-            .all(|(p, s)| glob_match(p, s))
+    // Segment by segment from the end, so that nothing is collected (run per rule and image).
+    let mut have = repo.rsplit('/');
+    pattern
+        .rsplit('/')
+        .all(|p| have.next().is_some_and(|s| glob_match(p, s)))
 }
 
 #[cfg(test)]
@@ -332,6 +357,8 @@ mod tests {
         );
         assert!(repository_matches("calico/node", "quay.io/calico/node"));
         assert!(!repository_matches("calico/node", "quay.io/other/node"));
+        assert!(!repository_matches("quay.io/calico/node", "calico/node"));
+        assert!(repository_matches("*/node", "quay.io/calico/node"));
         assert!(repository_matches(
             "multus-cni",
             "ghcr.io/k8snetworkplumbingwg/multus-cni"

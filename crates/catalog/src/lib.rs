@@ -269,8 +269,9 @@ impl Catalog {
     /// (certain ones before likely ones) its structure shows. `webhooks` describes the
     /// fail-closed webhooks that route to `w`.
     pub fn classify_with(&self, w: &Workload, webhooks: &[String]) -> Option<ComponentMatch> {
+        let subject = entry::Subject::of(w);
         let named = self.rules.iter().find_map(|e| {
-            e.matches(w).map(|matched_by| ComponentMatch {
+            e.matches(&subject).map(|matched_by| ComponentMatch {
                 id: e.id.clone(),
                 name: e.name.clone(),
                 role: e.role,

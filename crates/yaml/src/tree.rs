@@ -131,7 +131,9 @@ pub struct Unit<'t> {
 struct Frame {
     start: Pos,
     anchor: usize,
-    children: Vec<NodeId>,
+    /// Where this frame's children begin in the parse's shared children stack: one buffer
+    /// for every open collection instead of a growing vector each.
+    first_child: usize,
     is_map: bool,
     /// A root-level `items:` sequence: its items are emitted one by one and dropped.
     streams_items: bool,
@@ -157,6 +159,7 @@ fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Resu
     let mut tree = Tree::default();
     let mut anchors: HashMap<usize, NodeId> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
+    let mut children: Vec<NodeId> = Vec::new();
     let mut document = 0usize;
     let mut root: Option<NodeId> = None;
 
@@ -228,15 +231,14 @@ fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Resu
                     && !is_map
                     && stack.len() == 1
                     && stack[0].is_map
-                    && stack[0].children.len() % 2 == 1
-                    && stack[0]
-                        .children
+                    && (children.len() - stack[0].first_child) % 2 == 1
+                    && children
                         .last()
                         .is_some_and(|&k| tree.scalar(k) == Some("items"));
                 stack.push(Frame {
                     start: Pos::start_of(&span),
                     anchor,
-                    children: Vec::new(),
+                    first_child: children.len(),
                     is_map,
                     streams_items,
                     mark: tree.nodes.len(),
@@ -245,13 +247,12 @@ fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Resu
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let frame = stack.pop().expect("parser balances collections");
-                let end = frame
-                    .children
+                let own = &children[frame.first_child..];
+                let end = own
                     .last()
                     .map(|&c| tree.nodes[c].end)
                     .unwrap_or_else(|| Pos::end_of(&span));
-                let expanded = frame
-                    .children
+                let expanded = own
                     .iter()
                     .fold(1u64, |acc, &c| acc.saturating_add(tree.nodes[c].expanded));
                 if expanded > MAX_EXPANDED_NODES {
@@ -264,15 +265,11 @@ fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Resu
                     });
                 }
                 let kind = if frame.is_map {
-                    let mut entries = Vec::with_capacity(frame.children.len() / 2);
-                    let mut it = frame.children.chunks_exact(2);
-                    for pair in &mut it {
-                        entries.push((pair[0], pair[1]));
-                    }
-                    NodeKind::Map(entries)
+                    NodeKind::Map(own.chunks_exact(2).map(|p| (p[0], p[1])).collect())
                 } else {
-                    NodeKind::Seq(frame.children)
+                    NodeKind::Seq(own.to_vec())
                 };
+                children.truncate(frame.first_child);
                 let id = push(
                     &mut tree,
                     Node {
@@ -300,7 +297,7 @@ fn parse(text: &str, stream_lists: bool, mut emit: impl FnMut(Unit<'_>)) -> Resu
                 tree.nodes.truncate(mark);
                 anchors.retain(|_, &mut n| n < mark);
             }
-            Some(frame) => frame.children.push(id),
+            Some(_) => children.push(id),
         }
     }
     Ok(())
