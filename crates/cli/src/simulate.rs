@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use pg_catalog::Catalog;
 use pg_model::Finding;
+use pg_model::snapshot::Snapshot;
 use pg_simulate::read::Builder;
-use pg_simulate::{Assume, Options, Pressure, Snapshot, Usage};
+use pg_simulate::{Assume, Options, Pressure};
 use pg_sources::Loaded;
 use std::io::Write;
 use std::path::PathBuf;
@@ -129,7 +130,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
     }
     let mut usage = snapshot.usage.clone();
     for f in &a.usage {
-        usage.merge(Usage::load(f)?);
+        usage.merge(pg_simulate::read::usage::load(f)?);
     }
     let pending = match &a.pending {
         Some(path) => {
@@ -181,7 +182,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
 
 fn load(a: &SimulateArgs) -> anyhow::Result<Snapshot> {
     if !a.cluster {
-        return Ok(Snapshot::load(&a.snapshot)?);
+        return Ok(pg_simulate::read::load(&a.snapshot)?);
     }
     let opts = pg_cluster::ClusterOptions {
         kubeconfig: a.kube.kubeconfig.clone(),

@@ -15,7 +15,7 @@ fn simulation(node: Option<&str>, pending: bool) -> Simulation {
     let mut b = Builder::default();
     b.add_file(&format!("{DATA}/snapshot.json")).unwrap();
     let snapshot = b.finish();
-    let usage = pg_simulate::Usage::load(&format!("{DATA}/usage.yaml")).unwrap();
+    let usage = pg_simulate::read::usage::load(&format!("{DATA}/usage.yaml")).unwrap();
     let pending = pending.then(|| {
         let path = format!("{DATA}/pending-reindex.yaml");
         let text = std::fs::read_to_string(&path).unwrap();

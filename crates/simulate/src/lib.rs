@@ -17,27 +17,22 @@
 
 mod eviction;
 mod fixes;
-mod model;
 mod oom;
 mod preemption;
-mod quantity;
 pub mod read;
 mod report;
 mod resources;
 mod risk;
 mod schedule;
-mod selector;
 
 // The simulation: one call from a snapshot to every view, before and after the fixes.
 pub use eviction::{Assume, Pressure};
-pub use read::{Snapshot, Usage};
 pub use report::{Options, Side, Simulation, Summary, simulate};
 
 // What the views hold, for the renderers (pg-report's table, chart and HTML page).
 pub use eviction::{EvictionOrder, Ranked, place};
 pub use oom::{ContainerKind, OomTable};
 pub use preemption::{Outcome, Preemption};
-pub use quantity::{bytes, millis};
 pub use risk::{Placement, Risk};
 pub use schedule::Fit;
 

@@ -3,9 +3,10 @@
 
 use crate::table::Painter;
 use anstyle::{AnsiColor, Style};
+use pg_model::snapshot::{bytes, millis};
 use pg_simulate::{
     Assume, ContainerKind, EvictionOrder, Fit, OomTable, Outcome, Placement, Preemption, Pressure,
-    Ranked, Side, Simulation, bytes, millis, place,
+    Ranked, Side, Simulation, place,
 };
 use std::io::{self, Write};
 

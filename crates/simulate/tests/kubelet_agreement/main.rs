@@ -7,9 +7,10 @@
 
 mod generate;
 
+use pg_model::snapshot::Usage;
 use pg_simulate::rank;
 use pg_simulate::read::Builder;
-use pg_simulate::{Assume, Pressure, Usage};
+use pg_simulate::{Assume, Pressure};
 use pg_simulate::{ContainerKind, node_scores};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;

@@ -114,7 +114,7 @@ fn setup(cluster: &TestCluster, s: &Scenario) {
     }
 }
 
-fn snapshot(cluster: &TestCluster) -> pg_simulate::Snapshot {
+fn snapshot(cluster: &TestCluster) -> pg_model::snapshot::Snapshot {
     let json = cluster.kubectl_ok(
         &[
             "get",
