@@ -9,9 +9,9 @@ mod generate;
 
 use pg_model::snapshot::Usage;
 use pg_simulate::rank;
-use pg_simulate::read::Builder;
 use pg_simulate::{Assume, Pressure};
 use pg_simulate::{ContainerKind, node_scores};
+use pg_sources::snapshot::Builder;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -1,4 +1,4 @@
-//! Measured resource usage per pod, which the kubelet ranks pods by under node pressure.
+//! Reads measured resource usage per pod, which the kubelet ranks pods by under node pressure.
 //!
 //! Sources, later ones winning per pod: PodMetrics objects in the snapshot (memory working
 //! set), and `--usage FILE` in one of two formats:
@@ -13,14 +13,14 @@
 //! /api/v1/nodes/NODE/proxy/stats/summary`), from which the eviction manager itself reads
 //! `memory.workingSetBytes`, `ephemeral-storage.usedBytes` and `process_stats.process_count`.
 
-use crate::SimulateError;
+use super::SnapshotError;
 use pg_model::snapshot::{PodUsage, Quantity, Usage};
 use pg_yaml::{NodeId, NodeKind, ScalarStyle, Tree};
 use std::collections::BTreeMap;
 
 /// A usage file (either format, see the module docs).
-pub fn load(path: &str) -> Result<Usage, SimulateError> {
-    let text = std::fs::read(path).map_err(|source| SimulateError::Io {
+pub fn load(path: &str) -> Result<Usage, SnapshotError> {
+    let text = std::fs::read(path).map_err(|source| SnapshotError::Io {
         path: path.to_string(),
         source,
     })?;
@@ -28,8 +28,8 @@ pub fn load(path: &str) -> Result<Usage, SimulateError> {
 }
 
 /// Either format (see the module docs), in JSON or YAML.
-pub fn parse(text: &[u8], source: &str) -> Result<Usage, SimulateError> {
-    let text = std::str::from_utf8(text).map_err(|e| SimulateError::Parse {
+pub fn parse(text: &[u8], source: &str) -> Result<Usage, SnapshotError> {
+    let text = std::str::from_utf8(text).map_err(|e| SnapshotError::Parse {
         input: source.to_string(),
         message: e.to_string(),
     })?;
@@ -37,7 +37,7 @@ pub fn parse(text: &[u8], source: &str) -> Result<Usage, SimulateError> {
     pg_yaml::parse_documents(text, |unit| {
         pods.get_or_insert_with(|| read_pods(unit.tree, unit.root, source));
     })
-    .map_err(|e| SimulateError::Parse {
+    .map_err(|e| SnapshotError::Parse {
         input: format!("{source}:{}:{}", e.line, e.col),
         message: e.message,
     })?;
@@ -48,8 +48,8 @@ pub fn parse(text: &[u8], source: &str) -> Result<Usage, SimulateError> {
     })
 }
 
-fn not_usage(source: &str, line: usize) -> SimulateError {
-    SimulateError::Parse {
+fn not_usage(source: &str, line: usize) -> SnapshotError {
+    SnapshotError::Parse {
         input: format!("{source}:{line}"),
         message: "expected a map of namespace/pod to usage, or a kubelet stats summary".into(),
     }
@@ -60,8 +60,8 @@ fn read_pods(
     tree: &Tree,
     root: NodeId,
     source: &str,
-) -> Result<BTreeMap<String, PodUsage>, SimulateError> {
-    let err = |id: NodeId, message: String| SimulateError::Parse {
+) -> Result<BTreeMap<String, PodUsage>, SnapshotError> {
+    let err = |id: NodeId, message: String| SnapshotError::Parse {
         input: format!("{source}:{}", tree.node(id).start.line),
         message,
     };
@@ -95,7 +95,7 @@ fn read_pods(
         };
         // Numbers are read as the text written (`memory: 1000`), as Kubernetes reads a
         // quantity; null or absent is "not measured".
-        let quantity = |name: &str| -> Result<Option<i64>, SimulateError> {
+        let quantity = |name: &str| -> Result<Option<i64>, SnapshotError> {
             let Some(id) = tree.get(value, name) else {
                 return Ok(None);
             };

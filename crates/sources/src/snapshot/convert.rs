@@ -1,5 +1,6 @@
-//! Raw items -> the simulator's model. Quantities are parsed here; the API's defaulting that a
-//! manifest has not been through yet (requests default to limits) is applied here too.
+//! Raw items -> the types of [`pg_model::snapshot`]. Quantities are parsed here; the API's
+//! defaulting that a manifest has not been through yet (requests default to limits) is applied
+//! here too.
 
 use super::raw;
 use pg_model::snapshot::{

@@ -1,9 +1,9 @@
 //! The pod of `--pending POD.yaml`: a Pod manifest, or a workload whose pod template is used
 //! (a DaemonSet's pod is pinned to `--node` the way the DaemonSet controller pins it).
 
-use crate::SimulateError;
-use crate::read::snapshot::convert;
-use crate::read::snapshot::raw::{Item, Meta, OwnerReference};
+use super::SnapshotError;
+use super::convert;
+use super::raw::{Item, Meta, OwnerReference};
 use pg_model::snapshot::{NodeSelectorTerm, Pod, Requirement, Snapshot, Toleration};
 use std::ops::ControlFlow;
 
@@ -24,8 +24,8 @@ pub fn parse(
     source: &str,
     snapshot: &Snapshot,
     node: Option<&str>,
-) -> Result<Pod, SimulateError> {
-    let invalid = |message: String| SimulateError::Parse {
+) -> Result<Pod, SnapshotError> {
+    let invalid = |message: String| SnapshotError::Parse {
         input: source.to_string(),
         message,
     };
@@ -40,7 +40,7 @@ pub fn parse(
         kinds.push(kind);
         ControlFlow::Continue(())
     })
-    .map_err(|e| crate::yaml_error(source, e))?;
+    .map_err(|e| super::yaml_error(source, e))?;
     let item = found.ok_or_else(|| {
         invalid(format!(
             "expected a Pod or a workload with a pod template, found {}",

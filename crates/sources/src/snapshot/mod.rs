@@ -1,17 +1,44 @@
-//! A snapshot of a cluster: `kubectl get nodes,pods,priorityclasses,poddisruptionbudgets -A
-//! -o json` (one file or several, JSON or YAML, optionally with `kubectl get podmetrics -A -o
-//! json` for measured memory), or the same objects listed from a live cluster.
+//! The simulator's inputs: a cluster snapshot (`kubectl get
+//! nodes,pods,priorityclasses,poddisruptionbudgets -A -o json`, one file or several, JSON or
+//! YAML, optionally with `kubectl get podmetrics -A -o json` for measured memory; audited
+//! manifests; or the same objects listed from a live cluster), measured usage ([`usage`]), and
+//! the pending pod to place ([`pending_pod`]). Everything downstream (pg-simulate, pg-report)
+//! sees only the [`Snapshot`], [`Usage`] and [`Pod`] of [`pg_model::snapshot`] they produce.
 
-pub(crate) mod convert;
+mod convert;
+mod pending;
 pub mod raw;
+pub mod usage;
 
-use crate::SimulateError;
+pub use pending::parse as pending_pod;
+
 use pg_model::snapshot::{MEMORY, Pdb, Pod, PodUsage, Quantity, Snapshot, Usage};
 use std::collections::HashSet;
 use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 
 use convert::scaled;
+
+/// Why a snapshot, a usage file or the pending pod could not be read; each is one line naming
+/// the input.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read {path}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{input}: {message}")]
+    Parse { input: String, message: String },
+}
+
+/// A YAML input's error, placed at `file:line` (and column, when the parser knows it).
+fn yaml_error(source: &str, e: pg_yaml::ReadError) -> SnapshotError {
+    SnapshotError::Parse {
+        input: format!("{source}:{}", e.position()),
+        message: e.message,
+    }
+}
 
 /// Accumulates items from any number of inputs; [`Builder::finish`] resolves priorities once
 /// every PriorityClass is known (kubectl lists classes after pods).
@@ -30,8 +57,8 @@ impl Builder {
 
     /// Reads JSON (one value, a top-level array, or several values one after another) or YAML
     /// (several documents), whichever `text` is.
-    pub fn add_text(&mut self, text: &[u8], source: &str) -> Result<(), SimulateError> {
-        let parse = |message: String| SimulateError::Parse {
+    pub fn add_text(&mut self, text: &[u8], source: &str) -> Result<(), SnapshotError> {
+        let parse = |message: String| SnapshotError::Parse {
             input: source.to_string(),
             message,
         };
@@ -56,7 +83,7 @@ impl Builder {
                     self.add(item);
                     ControlFlow::Continue(())
                 })
-                .map_err(|e| crate::yaml_error(source, e))
+                .map_err(|e| yaml_error(source, e))
             }
         }
     }
@@ -78,8 +105,8 @@ impl Builder {
 
     /// A file, or standard input for `-`. JSON is parsed as it is read (only the fields kept
     /// take memory, however big the dump); YAML is read whole.
-    pub fn add_file(&mut self, path: &str) -> Result<(), SimulateError> {
-        let io = |source: std::io::Error| SimulateError::Io {
+    pub fn add_file(&mut self, path: &str) -> Result<(), SnapshotError> {
+        let io = |source: std::io::Error| SnapshotError::Io {
             path: path.to_string(),
             source,
         };
@@ -103,7 +130,7 @@ impl Builder {
                 }
             }
         };
-        let parse = |message: String| SimulateError::Parse {
+        let parse = |message: String| SnapshotError::Parse {
             input: source.to_string(),
             message,
         };
@@ -233,7 +260,7 @@ fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) 
 }
 
 /// Reads snapshot files (`-` for stdin).
-pub fn load(paths: &[String]) -> Result<Snapshot, SimulateError> {
+pub fn load(paths: &[String]) -> Result<Snapshot, SnapshotError> {
     let mut b = Builder::default();
     for p in paths {
         b.add_file(p)?;
