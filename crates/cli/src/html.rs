@@ -5,8 +5,8 @@ use crate::args::InputArgs;
 use pg_catalog::Catalog;
 use pg_model::Finding;
 use pg_report::html::Pictures;
-use pg_simulate::read::Builder;
 use pg_sources::Loaded;
+use pg_sources::snapshot::Builder;
 
 /// Simulates the nodes behind the audit: the files' snapshot, or one more read of `cluster`
 /// (nodes, pods, PriorityClasses, PodDisruptionBudgets in every namespace, as `simulate

@@ -8,9 +8,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use pg_catalog::Catalog;
 use pg_model::Finding;
-use pg_simulate::read::Builder;
-use pg_simulate::{Assume, Options, Pressure, Snapshot, Usage};
+use pg_model::snapshot::Snapshot;
+use pg_simulate::{Assume, Options, Pressure};
 use pg_sources::Loaded;
+use pg_sources::snapshot::Builder;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -129,14 +130,14 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
     }
     let mut usage = snapshot.usage.clone();
     for f in &a.usage {
-        usage.merge(Usage::load(f)?);
+        usage.merge(pg_sources::snapshot::usage::load(f)?);
     }
     let pending = match &a.pending {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let source = path.display().to_string();
-            Some(pg_simulate::read::pending_pod(
+            Some(pg_sources::snapshot::pending_pod(
                 &text,
                 &source,
                 &snapshot,
@@ -181,7 +182,7 @@ pub fn run(a: SimulateArgs) -> anyhow::Result<u8> {
 
 fn load(a: &SimulateArgs) -> anyhow::Result<Snapshot> {
     if !a.cluster {
-        return Ok(Snapshot::load(&a.snapshot)?);
+        return Ok(pg_sources::snapshot::load(&a.snapshot)?);
     }
     let opts = pg_cluster::ClusterOptions {
         kubeconfig: a.kube.kubeconfig.clone(),
@@ -247,7 +248,7 @@ pub fn files_snapshot(input: &InputArgs, loaded: &Loaded) -> Option<Snapshot> {
             })
         })
         .collect();
-    pg_simulate::read::from_audited_files(&files)
+    pg_sources::snapshot::from_audited_files(&files)
 }
 
 /// Whether a file starts like JSON (which is parsed as it is read, so its size does not matter).

@@ -1,7 +1,7 @@
 //! `simulate --cluster`: the objects a simulation reads — nodes, pods, PriorityClasses,
 //! PodDisruptionBudgets, and pod metrics when metrics-server serves them — listed page by page
-//! (all namespaces) and handed over as the raw JSON of each page, so the simulator parses them
-//! with its own types exactly as it parses a `kubectl get -o json` snapshot.
+//! (all namespaces) and handed over as the raw JSON of each page, so pg-sources' snapshot reader
+//! parses them exactly as it parses a `kubectl get -o json` snapshot.
 
 use crate::ClusterOptions;
 use crate::connect::{self, Env, Target};

@@ -2,11 +2,15 @@
 //!
 //! Sources turn inputs into [`Object`]s; checks turn objects into [`Finding`]s; reporters and
 //! fixers consume findings. Nothing here knows how an object was read.
+//!
+//! [`snapshot`] holds the simulator's view of a cluster (nodes, pods, budgets, measured
+//! usage): pg-sources reads it, pg-simulate simulates it, pg-report draws the results.
 
 mod class;
 mod finding;
 mod location;
 mod managed;
+pub mod snapshot;
 mod visible;
 mod workload;
 

@@ -12,9 +12,10 @@
 
 use crate::{RenderOptions, TOOL_NAME, order, text};
 use pg_catalog::Catalog;
+use pg_model::snapshot::Snapshot;
 use pg_model::{ClassRef, ComponentStatus, Finding, Report, Role, Severity, visible};
 use pg_simulate::{
-    Assume, ContainerKind, OomTable, Options, Placement, Pressure, Risk, Side, Snapshot, place,
+    Assume, ContainerKind, OomTable, Options, Placement, Pressure, Risk, Side, place,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::{self, Write as _};

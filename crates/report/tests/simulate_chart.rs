@@ -3,8 +3,8 @@
 //! preemption view, before and after the fixes — and the nominated node.
 
 use pg_simulate::Outcome;
-use pg_simulate::read::Builder;
 use pg_simulate::{Assume, Options, Pressure, Simulation};
+use pg_sources::snapshot::Builder;
 
 const DATA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -15,11 +15,11 @@ fn simulation(node: Option<&str>, pending: bool) -> Simulation {
     let mut b = Builder::default();
     b.add_file(&format!("{DATA}/snapshot.json")).unwrap();
     let snapshot = b.finish();
-    let usage = pg_simulate::Usage::load(&format!("{DATA}/usage.yaml")).unwrap();
+    let usage = pg_sources::snapshot::usage::load(&format!("{DATA}/usage.yaml")).unwrap();
     let pending = pending.then(|| {
         let path = format!("{DATA}/pending-reindex.yaml");
         let text = std::fs::read_to_string(&path).unwrap();
-        pg_simulate::read::pending_pod(&text, &path, &snapshot, node).unwrap()
+        pg_sources::snapshot::pending_pod(&text, &path, &snapshot, node).unwrap()
     });
     let opts = Options {
         node: node.map(str::to_string),

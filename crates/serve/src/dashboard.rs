@@ -13,7 +13,7 @@ use pg_cluster::ClusterOptions;
 use pg_model::{Object, Report, Stats, WorkloadKind};
 use pg_report::RenderOptions;
 use pg_report::html::{Live, Page, Pictures};
-use pg_simulate::read::Builder;
+use pg_sources::snapshot::Builder;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 

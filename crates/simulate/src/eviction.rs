@@ -12,11 +12,8 @@
 //! pods its comparison cannot tell apart are reported as a tie, in no particular order.
 //! Checked against the kubelet's eviction manager itself by the `kubelet_agreement` test.
 
-use crate::model::{EPHEMERAL_STORAGE, MEMORY, Node, Pod};
-use crate::quantity::Quantity;
-use crate::read::snapshot::Snapshot;
-use crate::read::usage::Usage;
 use crate::resources::{eviction_request, pod_limit};
+use pg_model::snapshot::{EPHEMERAL_STORAGE, MEMORY, Node, Pod, Quantity, Snapshot, Usage};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -284,9 +281,7 @@ pub fn place(rank: usize, tied: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, ResourceList};
-    use crate::quantity::Quantity;
-    use crate::read::usage::PodUsage;
+    use pg_model::snapshot::{Container, PodUsage, Quantity, ResourceList};
 
     fn mem(v: &str) -> ResourceList {
         [(MEMORY.to_string(), Quantity::parse(v).unwrap())].into()

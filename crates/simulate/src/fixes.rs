@@ -2,9 +2,8 @@
 //! component gets its recommended class (when that is stronger than what it has), with the
 //! priority and preemption policy the Priority admission plugin would give it on re-creation.
 
-use crate::model::Pod;
-use crate::read::snapshot::Snapshot;
 use pg_catalog::Catalog;
+use pg_model::snapshot::{Pod, Snapshot};
 use pg_model::{ClassRef, ComponentMatch, OwnerRef, PodSpecFacts, Workload, WorkloadKind};
 use serde::Serialize;
 
@@ -113,7 +112,7 @@ pub fn apply(snapshot: &Snapshot, catalog: &Catalog) -> (Snapshot, Vec<Fix>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Container;
+    use pg_model::snapshot::Container;
 
     /// A Longhorn pod as deploy/longhorn.yaml runs it: the same image is the node agent or a
     /// one-off deployer, depending on the command line the snapshot carries.

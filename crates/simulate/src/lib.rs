@@ -4,11 +4,14 @@
 //! classes applied, so users see what an unprotected Multus pod risks and what the fix
 //! changes.
 //!
-//! The rules are the upstream code's, cited in each (private) module (Kubernetes v1.36):
-//! quantities (`quantity.rs`), pod requests and QoS (`resources.rs`), eviction ranking
-//! (`eviction.rs`), OOM scores (`oom.rs`), scheduler filters (`schedule.rs`) and
-//! DefaultPreemption (`preemption.rs`). The inputs are read by [`read`]; rendering the results
-//! is pg-report's job.
+//! The rules are the upstream code's, cited in each (private) module (Kubernetes v1.36): pod
+//! requests and QoS (`resources.rs`), eviction ranking (`eviction.rs`), OOM scores
+//! (`oom.rs`), scheduler filters (`schedule.rs`) and DefaultPreemption (`preemption.rs`).
+//!
+//! Only the simulation is here; the flow is one-way. The snapshot's types (nodes, pods,
+//! quantities, selectors, usage) are [`pg_model::snapshot`]'s; pg-sources reads them
+//! (`pg_sources::snapshot`: kubectl dumps, audited files, a live cluster's list pages, usage
+//! files, the pending pod), and rendering the results is pg-report's job.
 //!
 //! The preemption rules are checked against a real kube-scheduler by the
 //! `cluster_scheduler_agreement` test; the eviction order and the OOM scores against the
@@ -17,27 +20,21 @@
 
 mod eviction;
 mod fixes;
-mod model;
 mod oom;
 mod preemption;
-mod quantity;
-pub mod read;
 mod report;
 mod resources;
 mod risk;
 mod schedule;
-mod selector;
 
 // The simulation: one call from a snapshot to every view, before and after the fixes.
 pub use eviction::{Assume, Pressure};
-pub use read::{Snapshot, Usage};
 pub use report::{Options, Side, Simulation, Summary, simulate};
 
 // What the views hold, for the renderers (pg-report's table, chart and HTML page).
 pub use eviction::{EvictionOrder, Ranked, place};
 pub use oom::{ContainerKind, OomTable};
 pub use preemption::{Outcome, Preemption};
-pub use quantity::{bytes, millis};
 pub use risk::{Placement, Risk};
 pub use schedule::Fit;
 
@@ -50,24 +47,10 @@ pub use eviction::rank;
 pub use oom::node_scores;
 pub use preemption::simulate as preempt;
 
-/// Why a simulation could not run; each is one line naming the input.
+/// Why a simulation could not run: options the snapshot cannot satisfy (a node it does not
+/// have), in one line.
 #[derive(Debug, thiserror::Error)]
 pub enum SimulateError {
-    #[error("cannot read {path}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{input}: {message}")]
-    Parse { input: String, message: String },
     #[error("{0}")]
     Invalid(String),
-}
-
-/// A YAML input's error, placed at `file:line` (and column, when the parser knows it).
-fn yaml_error(source: &str, e: pg_yaml::ReadError) -> SimulateError {
-    SimulateError::Parse {
-        input: format!("{source}:{}", e.position()),
-        message: e.message,
-    }
 }

@@ -5,9 +5,8 @@
 //! Only `system-node-critical` pods (and Guaranteed pods) get -997; `system-cluster-critical`
 //! gives no OOM protection at all: a Burstable CoreDNS pod sits near 1000 like any other.
 
-use crate::model::{Container, MEMORY, Node, Pod};
-use crate::read::snapshot::Snapshot;
 use crate::resources::{Qos, pod_level_requests_set, qos};
+use pg_model::snapshot::{Container, MEMORY, Node, Pod, Snapshot};
 use serde::Serialize;
 
 const GUARANTEED_OOM_SCORE_ADJ: i64 = -997;
@@ -159,7 +158,7 @@ pub fn node_scores(snapshot: &Snapshot, node: &Node) -> Option<OomTable> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quantity::Quantity;
+    use pg_model::snapshot::Quantity;
 
     const GI: i64 = 1 << 30;
 

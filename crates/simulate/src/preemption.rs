@@ -19,13 +19,12 @@
 //! random offset, which only matters above 100 potential nodes: the result then says so
 //! ([`Sampling`]), since the scheduler may nominate any candidate.
 
-use crate::model::{Pdb, Pod};
-use crate::read::snapshot::Snapshot;
 use crate::resources::{Requests, pod_requests};
 use crate::schedule::{
     Fit, NodeLoad, Spread, anti_affinity_fit, nominated_load, nominated_pods, ports_fit,
     resources_fit, static_filters,
 };
+use pg_model::snapshot::{Pdb, Pod, Snapshot};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -494,11 +493,9 @@ fn preempt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Container, Node};
-    use crate::quantity::Quantity;
-    use crate::selector::LabelSelector;
+    use pg_model::snapshot::{Container, LabelSelector, Node, Quantity};
 
-    fn list(pairs: &[(&str, &str)]) -> crate::model::ResourceList {
+    fn list(pairs: &[(&str, &str)]) -> pg_model::snapshot::ResourceList {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), Quantity::parse(v).unwrap()))
@@ -535,16 +532,18 @@ mod tests {
     }
 
     fn with_port(mut p: Pod, ip: &str, protocol: &str, port: i64) -> Pod {
-        p.containers[0].host_ports.push(crate::model::HostPort {
-            ip: ip.into(),
-            protocol: protocol.into(),
-            port,
-        });
+        p.containers[0]
+            .host_ports
+            .push(pg_model::snapshot::HostPort {
+                ip: ip.into(),
+                protocol: protocol.into(),
+                port,
+            });
         p
     }
 
-    fn term(key: &str, value: &str) -> crate::model::PodAffinityTerm {
-        crate::model::PodAffinityTerm {
+    fn term(key: &str, value: &str) -> pg_model::snapshot::PodAffinityTerm {
+        pg_model::snapshot::PodAffinityTerm {
             selector: Some(LabelSelector {
                 match_labels: [(key.to_string(), value.to_string())].into(),
                 match_expressions: vec![],
@@ -615,7 +614,7 @@ mod tests {
     /// A web pod that must spread over `key` with `max_skew`.
     fn spreading(key: &str, max_skew: i64, min_domains: i64) -> Pod {
         let mut p = web(pod("new", None, 100, "1", 9));
-        p.spread.push(crate::model::SpreadConstraint {
+        p.spread.push(pg_model::snapshot::SpreadConstraint {
             max_skew,
             topology_key: key.into(),
             selector: Some(LabelSelector {

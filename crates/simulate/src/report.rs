@@ -4,13 +4,11 @@
 use crate::SimulateError;
 use crate::eviction::{self, Assume, EvictionOrder, Pressure};
 use crate::fixes::{self, Fix};
-use crate::model::Pod;
 use crate::oom::{self, OomTable};
 use crate::preemption::{self, Preemption};
-use crate::read::snapshot::Snapshot;
-use crate::read::usage::Usage;
 use crate::risk::{self, Risk};
 use pg_catalog::Catalog;
+use pg_model::snapshot::{Pod, Snapshot, Usage};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

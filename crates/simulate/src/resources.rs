@@ -9,8 +9,9 @@
 //! `spec.resources` replaces the container sum for cpu, memory and hugepages; `spec.overhead`
 //! (RuntimeClass) is added on top.
 
-use crate::model::{CPU, Container, EPHEMERAL_STORAGE, MEMORY, PODS, Pod, ResourceList};
-use crate::quantity::Quantity;
+use pg_model::snapshot::{
+    CPU, Container, EPHEMERAL_STORAGE, MEMORY, PODS, Pod, Quantity, ResourceList,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 

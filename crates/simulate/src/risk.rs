@@ -5,12 +5,10 @@
 
 use crate::eviction::{self, Assume, EvictionOrder, Pressure, UsageSource, place};
 use crate::fixes;
-use crate::model::Pod;
 use crate::oom::{ContainerKind, container_score_adj};
-use crate::read::snapshot::Snapshot;
-use crate::read::usage::Usage;
 use pg_catalog::Catalog;
 use pg_model::Finding;
+use pg_model::snapshot::{Pod, Snapshot, Usage};
 use serde::Serialize;
 use std::collections::HashMap;
 

@@ -11,10 +11,8 @@
 //! allocatable; everything else (a node without a spread constraint's topology key too) is
 //! `UnschedulableAndUnresolvable`.
 
-use crate::model::{Node, PODS, Pod, SpreadConstraint};
-use crate::read::snapshot::Snapshot;
 use crate::resources::{Requests, pod_requests};
-use crate::selector::untolerated;
+use pg_model::snapshot::{Node, PODS, Pod, Snapshot, SpreadConstraint, untolerated};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -67,7 +65,7 @@ impl<'a> NodeLoad<'a> {
 /// The filters other than resources: they do not change when pods leave the node.
 pub fn static_filters(pod: &Pod, node: &Node) -> Fit {
     if node.unschedulable {
-        let unschedulable_taint = crate::selector::Taint {
+        let unschedulable_taint = pg_model::snapshot::Taint {
             key: "node.kubernetes.io/unschedulable".into(),
             value: String::new(),
             effect: "NoSchedule".into(),
@@ -360,7 +358,7 @@ pub fn nominated_load(nominated: &[&Pod]) -> (Requests, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quantity::Quantity;
+    use pg_model::snapshot::Quantity;
 
     fn node(cpu: &str, mem: &str, pods: &str) -> Node {
         Node {
@@ -412,7 +410,7 @@ mod tests {
         p.node_selector.insert("zone".into(), "b".into());
         assert!(matches!(static_filters(&p, &n), Fit::Unresolvable(_)));
         p.node_selector.clear();
-        n.taints.push(crate::selector::Taint {
+        n.taints.push(pg_model::snapshot::Taint {
             key: "dedicated".into(),
             value: "gpu".into(),
             effect: "NoSchedule".into(),

@@ -1,6 +1,7 @@
 //! Everything priorityguard reads, turned into [`pg_model::Object`]s that know where they came
 //! from: files and directories (YAML, JSON, Jinja2 and Helm templates, `kubectl get -o json|yaml`
-//! dumps of any size) and standard input.
+//! dumps of any size) and standard input. The simulator's inputs (a cluster snapshot, measured
+//! usage, the pending pod) are read by [`snapshot`] into [`pg_model::snapshot`]'s types.
 //!
 //! A bad input never stops the run: it becomes an [`pg_model::InputProblem`] naming the file
 //! (and line), and the other inputs are still read.
@@ -13,6 +14,7 @@ pub mod json;
 mod kustomize;
 mod prune;
 pub mod raw;
+pub mod snapshot;
 pub mod template;
 mod walk;
 

@@ -3,9 +3,10 @@
 
 use crate::table::Painter;
 use anstyle::{AnsiColor, Style};
+use pg_model::snapshot::{bytes, millis};
 use pg_simulate::{
     Assume, ContainerKind, EvictionOrder, Fit, OomTable, Outcome, Placement, Preemption, Pressure,
-    Ranked, Side, Simulation, bytes, millis, place,
+    Ranked, Side, Simulation, place,
 };
 use std::io::{self, Write};
 
@@ -529,7 +530,7 @@ fn write_risks(sim: &Simulation, p: &Painter, out: &mut dyn Write) -> io::Result
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pg_simulate::read::{Builder, pending_pod};
+    use pg_sources::snapshot::{Builder, pending_pod};
     use serde_json::json;
 
     fn pod(name: &str, node: Option<&str>, priority: i64) -> serde_json::Value {

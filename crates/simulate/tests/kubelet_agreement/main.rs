@@ -2,15 +2,16 @@
 //! `scripts/kubelet-harness` from the k8s.io/kubernetes module): the oom_score_adj of every
 //! container (`pkg/kubelet/qos.GetContainerOOMScoreAdjust`) and the node-pressure eviction
 //! order (`pkg/kubelet/eviction`'s manager, driven round by round). The harness gets the same
-//! generated pods (JSON, as the API stores them) that the simulator reads through its snapshot
-//! loader, and every value or order must be exactly the simulator's.
+//! generated pods (JSON, as the API stores them) that the simulator reads through pg-sources'
+//! snapshot reader, and every value or order must be exactly the simulator's.
 
 mod generate;
 
+use pg_model::snapshot::Usage;
 use pg_simulate::rank;
-use pg_simulate::read::Builder;
-use pg_simulate::{Assume, Pressure, Usage};
+use pg_simulate::{Assume, Pressure};
 use pg_simulate::{ContainerKind, node_scores};
+use pg_sources::snapshot::Builder;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::io::Write;

@@ -22,8 +22,8 @@ mod generate;
 use generate::{
     KINDS, SPREAD_SCENARIOS, Scenario, classes_yaml, pdb_yaml, pod_yaml, scenario, start_time,
 };
-use pg_simulate::read::Builder;
 use pg_simulate::{Outcome, Preemption};
+use pg_sources::snapshot::Builder;
 use pg_testenv::{Options, TestCluster};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -114,7 +114,7 @@ fn setup(cluster: &TestCluster, s: &Scenario) {
     }
 }
 
-fn snapshot(cluster: &TestCluster) -> pg_simulate::Snapshot {
+fn snapshot(cluster: &TestCluster) -> pg_model::snapshot::Snapshot {
     let json = cluster.kubectl_ok(
         &[
             "get",
@@ -387,7 +387,7 @@ fn cluster_scheduler_agreement() {
         setup(&cluster, &s);
         sync_scheduler(&cluster, &s.namespace);
         let snap = snapshot(&cluster);
-        let pending = pg_simulate::read::pending_pod(
+        let pending = pg_sources::snapshot::pending_pod(
             &pod_yaml(&s.namespace, &s.preemptor),
             "preemptor.yaml",
             &snap,

@@ -1,7 +1,7 @@
 //! Label selectors (PodDisruptionBudgets), node selector terms (required node affinity) and
 //! taints/tolerations, with the API's matching rules.
 
-use crate::model::Labels;
+use super::objects::Labels;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Requirement {

@@ -1,4 +1,4 @@
-//! Measured resource usage per pod, which the kubelet ranks pods by under node pressure.
+//! Reads measured resource usage per pod, which the kubelet ranks pods by under node pressure.
 //!
 //! Sources, later ones winning per pod: PodMetrics objects in the snapshot (memory working
 //! set), and `--usage FILE` in one of two formats:
@@ -13,80 +13,43 @@
 //! /api/v1/nodes/NODE/proxy/stats/summary`), from which the eviction manager itself reads
 //! `memory.workingSetBytes`, `ephemeral-storage.usedBytes` and `process_stats.process_count`.
 
-use crate::SimulateError;
-use crate::quantity::Quantity;
+use super::SnapshotError;
+use pg_model::snapshot::{PodUsage, Quantity, Usage};
 use pg_yaml::{NodeId, NodeKind, ScalarStyle, Tree};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PodUsage {
-    /// Bytes of memory working set.
-    pub memory: Option<i64>,
-    /// Bytes of local ephemeral storage (container writable layers, logs, emptyDirs).
-    pub ephemeral_storage: Option<i64>,
-    /// Processes (PID pressure).
-    pub processes: Option<i64>,
+/// A usage file (either format, see the module docs).
+pub fn load(path: &str) -> Result<Usage, SnapshotError> {
+    let text = std::fs::read(path).map_err(|source| SnapshotError::Io {
+        path: path.to_string(),
+        source,
+    })?;
+    parse(&text, path)
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Usage {
-    /// By `namespace/name`.
-    pub pods: BTreeMap<String, PodUsage>,
-    /// Where the numbers came from, for the output.
-    pub source: Option<String>,
+/// Either format (see the module docs), in JSON or YAML.
+pub fn parse(text: &[u8], source: &str) -> Result<Usage, SnapshotError> {
+    let text = std::str::from_utf8(text).map_err(|e| SnapshotError::Parse {
+        input: source.to_string(),
+        message: e.to_string(),
+    })?;
+    let mut pods = None;
+    pg_yaml::parse_documents(text, |unit| {
+        pods.get_or_insert_with(|| read_pods(unit.tree, unit.root, source));
+    })
+    .map_err(|e| SnapshotError::Parse {
+        input: format!("{source}:{}:{}", e.line, e.col),
+        message: e.message,
+    })?;
+    let pods = pods.unwrap_or_else(|| Err(not_usage(source, 1)))?;
+    Ok(Usage {
+        pods,
+        source: Some(source.to_string()),
+    })
 }
 
-impl Usage {
-    /// Adds `other`'s numbers, replacing ours for the pods and resources it has.
-    pub fn merge(&mut self, other: Usage) {
-        for (k, u) in other.pods {
-            let slot = self.pods.entry(k).or_default();
-            slot.memory = u.memory.or(slot.memory);
-            slot.ephemeral_storage = u.ephemeral_storage.or(slot.ephemeral_storage);
-            slot.processes = u.processes.or(slot.processes);
-        }
-        self.source = match (self.source.take(), other.source) {
-            (Some(a), Some(b)) => Some(format!("{a}, {b}")),
-            (a, b) => a.or(b),
-        };
-    }
-
-    pub fn get(&self, key: &str) -> Option<&PodUsage> {
-        self.pods.get(key)
-    }
-
-    pub fn load(path: &str) -> Result<Usage, SimulateError> {
-        let text = std::fs::read(path).map_err(|source| SimulateError::Io {
-            path: path.to_string(),
-            source,
-        })?;
-        Usage::parse(&text, path)
-    }
-
-    /// Either format (see the module docs), in JSON or YAML.
-    pub fn parse(text: &[u8], source: &str) -> Result<Usage, SimulateError> {
-        let text = std::str::from_utf8(text).map_err(|e| SimulateError::Parse {
-            input: source.to_string(),
-            message: e.to_string(),
-        })?;
-        let mut pods = None;
-        pg_yaml::parse_documents(text, |unit| {
-            pods.get_or_insert_with(|| read_pods(unit.tree, unit.root, source));
-        })
-        .map_err(|e| SimulateError::Parse {
-            input: format!("{source}:{}:{}", e.line, e.col),
-            message: e.message,
-        })?;
-        let pods = pods.unwrap_or_else(|| Err(not_usage(source, 1)))?;
-        Ok(Usage {
-            pods,
-            source: Some(source.to_string()),
-        })
-    }
-}
-
-fn not_usage(source: &str, line: usize) -> SimulateError {
-    SimulateError::Parse {
+fn not_usage(source: &str, line: usize) -> SnapshotError {
+    SnapshotError::Parse {
         input: format!("{source}:{line}"),
         message: "expected a map of namespace/pod to usage, or a kubelet stats summary".into(),
     }
@@ -97,8 +60,8 @@ fn read_pods(
     tree: &Tree,
     root: NodeId,
     source: &str,
-) -> Result<BTreeMap<String, PodUsage>, SimulateError> {
-    let err = |id: NodeId, message: String| SimulateError::Parse {
+) -> Result<BTreeMap<String, PodUsage>, SnapshotError> {
+    let err = |id: NodeId, message: String| SnapshotError::Parse {
         input: format!("{source}:{}", tree.node(id).start.line),
         message,
     };
@@ -132,7 +95,7 @@ fn read_pods(
         };
         // Numbers are read as the text written (`memory: 1000`), as Kubernetes reads a
         // quantity; null or absent is "not measured".
-        let quantity = |name: &str| -> Result<Option<i64>, SimulateError> {
+        let quantity = |name: &str| -> Result<Option<i64>, SnapshotError> {
             let Some(id) = tree.get(value, name) else {
                 return Ok(None);
             };
@@ -165,7 +128,7 @@ mod tests {
 
     #[test]
     fn simple_map() {
-        let u = Usage::parse(
+        let u = parse(
             b"kube-system/multus: {memory: 48Mi, ephemeral-storage: 1Gi, processes: 12}\nshop/cart: {memory: 1000}\n",
             "u.yaml",
         )
@@ -177,13 +140,13 @@ mod tests {
         );
         assert_eq!(u.get("kube-system/multus").unwrap().processes, Some(12));
         assert_eq!(u.get("shop/cart").unwrap().ephemeral_storage, None);
-        let err = Usage::parse(b"a/b: {memory: 1}\nnopod: {memory: 1}", "u").unwrap_err();
+        let err = parse(b"a/b: {memory: 1}\nnopod: {memory: 1}", "u").unwrap_err();
         assert_eq!(err.to_string(), "u:2: \"nopod\": keys are namespace/pod");
-        let err = Usage::parse(b"a/b:\n  memory: lots\n", "u").unwrap_err();
+        let err = parse(b"a/b:\n  memory: lots\n", "u").unwrap_err();
         assert!(err.to_string().starts_with("u:2: a/b: memory: "), "{err}");
-        let err = Usage::parse(b"a/b: {memory: [}\n", "u").unwrap_err();
+        let err = parse(b"a/b: {memory: [}\n", "u").unwrap_err();
         assert!(err.to_string().starts_with("u:1:"), "{err}");
-        assert!(Usage::parse(b"- a/b\n", "u").is_err());
+        assert!(parse(b"- a/b\n", "u").is_err());
     }
 
     #[test]
@@ -191,7 +154,7 @@ mod tests {
         let json = br#"{"node":{"nodeName":"n1"},"pods":[{"podRef":{"name":"p","namespace":"ns","uid":"u"},
             "memory":{"workingSetBytes":1048576,"usageBytes":2097152},
             "ephemeral-storage":{"usedBytes":4096},"process_stats":{"process_count":7}}]}"#;
-        let u = Usage::parse(json, "summary.json").unwrap();
+        let u = parse(json, "summary.json").unwrap();
         assert_eq!(
             u.get("ns/p"),
             Some(&PodUsage {

@@ -1,13 +1,12 @@
-//! Raw items -> the simulator's model. Quantities are parsed here; the API's defaulting that a
-//! manifest has not been through yet (requests default to limits) is applied here too.
+//! Raw items -> the types of [`pg_model::snapshot`]. Quantities are parsed here; the API's
+//! defaulting that a manifest has not been through yet (requests default to limits) is applied
+//! here too.
 
 use super::raw;
-use crate::model::{
-    Class, Container, HostPort, Labels, Node, Owner, Pdb, Pod, PodAffinityTerm, ResourceList,
-    SpreadConstraint,
+use pg_model::snapshot::{
+    Class, Container, HostPort, LabelSelector, Labels, Node, NodeSelectorTerm, Owner, Pdb, Pod,
+    PodAffinityTerm, Quantity, Requirement, ResourceList, SpreadConstraint, Taint, Toleration,
 };
-use crate::quantity::Quantity;
-use crate::selector::{LabelSelector, NodeSelectorTerm, Requirement, Taint, Toleration};
 
 /// Parses a resource map; a bad quantity is reported (the API would have refused it) and
 /// left out.

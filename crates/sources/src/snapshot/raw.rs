@@ -3,7 +3,7 @@
 //! PriorityClasses, PodDisruptionBudgets and PodMetrics. Everything else is skipped while
 //! parsing, so a big `kubectl get ... -o json` costs little more memory than the fields kept.
 //!
-//! This is separate from `pg_sources::raw`, which maps manifests for the audit and never needs
+//! This is separate from [`crate::raw`], which maps manifests for the audit and never needs
 //! resources, nodes or budgets.
 
 use serde::Deserialize;
@@ -164,7 +164,7 @@ pub struct Resources {
     pub limits: Option<ResourceMap>,
 }
 
-/// `resources.requests`: names to quantities, kept as text until [`crate::quantity`] parses
+/// `resources.requests`: names to quantities, kept as text until [`pg_model::snapshot::Quantity`] parses
 /// them (manifests may write `cpu: 1` or `cpu: 0.5` as numbers).
 pub type ResourceMap = BTreeMap<String, QuantityText>;
 

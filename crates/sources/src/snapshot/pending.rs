@@ -1,11 +1,10 @@
 //! The pod of `--pending POD.yaml`: a Pod manifest, or a workload whose pod template is used
 //! (a DaemonSet's pod is pinned to `--node` the way the DaemonSet controller pins it).
 
-use crate::SimulateError;
-use crate::model::Pod;
-use crate::read::snapshot::raw::{Item, Meta};
-use crate::read::snapshot::{Snapshot, convert};
-use crate::selector::{NodeSelectorTerm, Requirement, Toleration};
+use super::SnapshotError;
+use super::convert;
+use super::raw::{Item, Meta, OwnerReference};
+use pg_model::snapshot::{NodeSelectorTerm, Pod, Requirement, Snapshot, Toleration};
 use std::ops::ControlFlow;
 
 const TEMPLATE_KINDS: [&str; 6] = [
@@ -25,8 +24,8 @@ pub fn parse(
     source: &str,
     snapshot: &Snapshot,
     node: Option<&str>,
-) -> Result<Pod, SimulateError> {
-    let invalid = |message: String| SimulateError::Parse {
+) -> Result<Pod, SnapshotError> {
+    let invalid = |message: String| SnapshotError::Parse {
         input: source.to_string(),
         message,
     };
@@ -41,7 +40,7 @@ pub fn parse(
         kinds.push(kind);
         ControlFlow::Continue(())
     })
-    .map_err(|e| crate::yaml_error(source, e))?;
+    .map_err(|e| super::yaml_error(source, e))?;
     let item = found.ok_or_else(|| {
         invalid(format!(
             "expected a Pod or a workload with a pod template, found {}",
@@ -71,7 +70,7 @@ pub fn parse(
             name: Some(format!("{name}-pending")),
             namespace: meta.namespace.clone(),
             labels: tmeta.labels,
-            owner_references: Some(vec![crate::read::snapshot::raw::OwnerReference {
+            owner_references: Some(vec![OwnerReference {
                 kind: Some(kind.clone()),
                 name: Some(name),
                 controller: Some(true),
@@ -158,7 +157,7 @@ mod tests {
     #[test]
     fn classes_resolve_and_unknown_ones_are_refused() {
         let mut s = Snapshot::default();
-        s.classes = crate::read::snapshot::Snapshot::from_parts(vec![], vec![], vec![]).classes;
+        s.classes = Snapshot::from_parts(vec![], vec![], vec![]).classes;
         let pod = "kind: Pod\nmetadata: {name: p}\nspec:\n  priorityClassName: system-node-critical\n  containers: [{name: c}]\n";
         assert_eq!(parse(pod, "p", &s, None).unwrap().priority, 2_000_001_000);
         let bad = pod.replace("system-node-critical", "gold");

@@ -1,35 +1,43 @@
-//! A snapshot of a cluster: `kubectl get nodes,pods,priorityclasses,poddisruptionbudgets -A
-//! -o json` (one file or several, JSON or YAML, optionally with `kubectl get podmetrics -A -o
-//! json` for measured memory), or the same objects listed from a live cluster.
+//! The simulator's inputs: a cluster snapshot (`kubectl get
+//! nodes,pods,priorityclasses,poddisruptionbudgets -A -o json`, one file or several, JSON or
+//! YAML, optionally with `kubectl get podmetrics -A -o json` for measured memory; audited
+//! manifests; or the same objects listed from a live cluster), measured usage ([`usage`]), and
+//! the pending pod to place ([`pending_pod`]). Everything downstream (pg-simulate, pg-report)
+//! sees only the [`Snapshot`], [`Usage`] and [`Pod`] of [`pg_model::snapshot`] they produce.
 
-pub(crate) mod convert;
+mod convert;
+mod pending;
 pub mod raw;
+pub mod usage;
 
-use crate::SimulateError;
-use crate::model::{Class, Node, Pdb, Pod};
-use crate::read::usage::{PodUsage, Usage};
-use pg_model::BUILTIN_CLASSES;
-use std::collections::{BTreeMap, HashMap};
+pub use pending::parse as pending_pod;
+
+use pg_model::snapshot::{MEMORY, Pdb, Pod, PodUsage, Quantity, Snapshot, Usage};
+use std::collections::HashSet;
 use std::io::{BufRead, Read};
 use std::ops::ControlFlow;
 
 use convert::scaled;
 
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    pub nodes: Vec<Node>,
-    pub pods: Vec<Pod>,
-    /// Every class, the two built-in ones included.
-    pub classes: BTreeMap<String, Class>,
-    pub pdbs: Vec<Pdb>,
-    /// Memory working sets from PodMetrics objects in the snapshot, if any.
-    pub usage: Usage,
-    /// Things the simulation had to guess or skip, one line each.
-    pub warnings: Vec<String>,
-    /// Indices into `pods`: per node (non-terminal pods bound to it), and pending pods with a
-    /// nominated node. Node assignments never change after loading, so these stay valid.
-    by_node: HashMap<String, Vec<usize>>,
-    nominated: Vec<usize>,
+/// Why a snapshot, a usage file or the pending pod could not be read; each is one line naming
+/// the input.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read {path}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{input}: {message}")]
+    Parse { input: String, message: String },
+}
+
+/// A YAML input's error, placed at `file:line` (and column, when the parser knows it).
+fn yaml_error(source: &str, e: pg_yaml::ReadError) -> SnapshotError {
+    SnapshotError::Parse {
+        input: format!("{source}:{}", e.position()),
+        message: e.message,
+    }
 }
 
 /// Accumulates items from any number of inputs; [`Builder::finish`] resolves priorities once
@@ -49,8 +57,8 @@ impl Builder {
 
     /// Reads JSON (one value, a top-level array, or several values one after another) or YAML
     /// (several documents), whichever `text` is.
-    pub fn add_text(&mut self, text: &[u8], source: &str) -> Result<(), SimulateError> {
-        let parse = |message: String| SimulateError::Parse {
+    pub fn add_text(&mut self, text: &[u8], source: &str) -> Result<(), SnapshotError> {
+        let parse = |message: String| SnapshotError::Parse {
             input: source.to_string(),
             message,
         };
@@ -75,7 +83,7 @@ impl Builder {
                     self.add(item);
                     ControlFlow::Continue(())
                 })
-                .map_err(|e| crate::yaml_error(source, e))
+                .map_err(|e| yaml_error(source, e))
             }
         }
     }
@@ -97,8 +105,8 @@ impl Builder {
 
     /// A file, or standard input for `-`. JSON is parsed as it is read (only the fields kept
     /// take memory, however big the dump); YAML is read whole.
-    pub fn add_file(&mut self, path: &str) -> Result<(), SimulateError> {
-        let io = |source: std::io::Error| SimulateError::Io {
+    pub fn add_file(&mut self, path: &str) -> Result<(), SnapshotError> {
+        let io = |source: std::io::Error| SnapshotError::Io {
             path: path.to_string(),
             source,
         };
@@ -122,7 +130,7 @@ impl Builder {
                 }
             }
         };
-        let parse = |message: String| SimulateError::Parse {
+        let parse = |message: String| SnapshotError::Parse {
             input: source.to_string(),
             message,
         };
@@ -147,10 +155,7 @@ impl Builder {
     }
 
     pub fn finish(self) -> Snapshot {
-        let mut s = Snapshot {
-            classes: builtin_classes(),
-            ..Snapshot::default()
-        };
+        let mut s = Snapshot::from_parts(Vec::new(), Vec::new(), Vec::new());
         let mut raw_pods = Vec::new();
         for item in self.items {
             let Some(kind) = item.kind.as_deref() else {
@@ -185,6 +190,7 @@ impl Builder {
                 _ => {}
             }
         }
+        let mut pods = Vec::with_capacity(raw_pods.len());
         for item in raw_pods {
             let meta = item.metadata.unwrap_or_default();
             let spec = item.spec.unwrap_or_default();
@@ -192,16 +198,17 @@ impl Builder {
             if let Err(w) = s.resolve_priority(&mut pod, spec.priority) {
                 s.warnings.push(w);
             }
-            s.pods.push(pod);
+            pods.push(pod);
         }
-        s.estimate_budgets();
-        s.reindex();
+        estimate_budgets(&mut s.pdbs, &pods, &mut s.warnings);
+        s.set_pods(pods);
+        let known: HashSet<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
         let orphans = s
-            .by_node
+            .pods
             .iter()
-            .filter(|(node, _)| s.node(node).is_none())
-            .map(|(_, pods)| pods.len())
-            .sum::<usize>();
+            .filter(|p| !p.is_terminal())
+            .filter(|p| p.node_name.as_deref().is_some_and(|n| !known.contains(n)))
+            .count();
         if orphans > 0 {
             s.warnings.push(format!(
                 "{orphans} pods are bound to nodes the snapshot does not have; add nodes to the `kubectl get` (nodes,pods,priorityclasses,poddisruptionbudgets)"
@@ -226,21 +233,6 @@ pub fn from_audited_files(files: &[&str]) -> Option<Snapshot> {
     (!snapshot.nodes.is_empty()).then_some(snapshot)
 }
 
-fn builtin_classes() -> BTreeMap<String, Class> {
-    BUILTIN_CLASSES
-        .iter()
-        .map(|b| {
-            let c = Class {
-                name: b.name.to_string(),
-                value: b.value,
-                global_default: false,
-                preemption_never: false,
-            };
-            (c.name.clone(), c)
-        })
-        .collect()
-}
-
 fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) {
     let Some(meta) = &item.metadata else { return };
     let key = format!(
@@ -248,11 +240,11 @@ fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) 
         meta.namespace.as_deref().unwrap_or("default"),
         meta.name.as_deref().unwrap_or_default()
     );
-    let mut memory = crate::quantity::Quantity::ZERO;
+    let mut memory = Quantity::ZERO;
     for c in item.containers.iter().flatten() {
         let what = format!("PodMetrics {key}");
         let list = convert::resources(c.usage.as_ref(), &what, warnings);
-        if let Some(m) = list.get(crate::model::MEMORY) {
+        if let Some(m) = list.get(MEMORY) {
             memory += *m;
         }
     }
@@ -267,129 +259,34 @@ fn add_metrics(usage: &mut Usage, item: &raw::Item, warnings: &mut Vec<String>) 
     usage.source = Some("PodMetrics in the snapshot".into());
 }
 
-impl Snapshot {
-    /// Reads snapshot files (`-` for stdin).
-    pub fn load(paths: &[String]) -> Result<Snapshot, SimulateError> {
-        let mut b = Builder::default();
-        for p in paths {
-            b.add_file(p)?;
-        }
-        Ok(b.finish())
+/// Reads snapshot files (`-` for stdin).
+pub fn load(paths: &[String]) -> Result<Snapshot, SnapshotError> {
+    let mut b = Builder::default();
+    for p in paths {
+        b.add_file(p)?;
     }
+    Ok(b.finish())
+}
 
-    /// A snapshot of these objects (and the built-in classes), ready to simulate.
-    pub fn from_parts(nodes: Vec<Node>, pods: Vec<Pod>, pdbs: Vec<Pdb>) -> Snapshot {
-        let mut s = Snapshot {
-            nodes,
-            pods,
-            pdbs,
-            classes: builtin_classes(),
-            ..Snapshot::default()
+/// Budgets without a status (manifests) get `disruptionsAllowed` estimated the way the
+/// disruption controller computes it, counting every matching running pod as healthy.
+fn estimate_budgets(pdbs: &mut [Pdb], pods: &[Pod], warnings: &mut Vec<String>) {
+    for pdb in pdbs.iter_mut().filter(|pdb| !pdb.from_status) {
+        let healthy = pods
+            .iter()
+            .filter(|p| !p.is_terminal() && pdb.matches(p))
+            .count() as i64;
+        let desired = match (&pdb.min_available, &pdb.max_unavailable) {
+            (Some(min), _) => scaled(min, healthy),
+            (None, Some(max)) => scaled(max, healthy).map(|m| healthy - m),
+            (None, None) => Some(0),
         };
-        s.reindex();
-        s
-    }
-
-    fn reindex(&mut self) {
-        self.by_node.clear();
-        self.nominated.clear();
-        for (i, p) in self.pods.iter().enumerate() {
-            if p.is_terminal() {
-                continue;
-            }
-            match (&p.node_name, &p.nominated_node_name) {
-                (Some(n), _) => self.by_node.entry(n.clone()).or_default().push(i),
-                (None, Some(_)) => self.nominated.push(i),
-                (None, None) => {}
-            }
-        }
-    }
-
-    pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
-    }
-
-    /// The pods that hold resources on `node`: bound to it and not Succeeded/Failed.
-    pub fn pods_on<'a>(&'a self, node: &str) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.by_node
-            .get(node)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.pods[i])
-    }
-
-    /// Pending pods the scheduler has nominated to a node (it keeps room for them there).
-    pub fn nominated_pods(&self) -> impl Iterator<Item = &Pod> {
-        self.nominated.iter().map(|&i| &self.pods[i])
-    }
-
-    pub fn class(&self, name: &str) -> Option<&Class> {
-        self.classes.get(name)
-    }
-
-    fn global_default(&self) -> Option<&Class> {
-        self.classes.values().find(|c| c.global_default)
-    }
-
-    /// The Priority admission plugin's resolution: the class named (built in or defined), else
-    /// the global default class, else 0; `preemptionPolicy` comes from the class unless the
-    /// spec sets it. A priority already in the spec (read back from a cluster) is kept.
-    pub fn resolve_priority(
-        &self,
-        pod: &mut Pod,
-        spec_priority: Option<i64>,
-    ) -> Result<(), String> {
-        let class = match &pod.priority_class_name {
-            Some(name) => match self.class(name) {
-                Some(c) => Some(c),
-                None if spec_priority.is_some() => None,
-                None => {
-                    return Err(format!(
-                        "pod {}: PriorityClass {name} is not in the snapshot; the Priority admission plugin rejects such pods (priority 0 assumed)",
-                        pod.key()
-                    ));
-                }
-            },
-            None => self.global_default(),
-        };
-        if pod.priority_class_name.is_none()
-            && spec_priority.is_none()
-            && let Some(c) = class
-        {
-            pod.priority_class_name = Some(c.name.clone());
-        }
-        pod.priority = spec_priority.or(class.map(|c| c.value)).unwrap_or(0);
-        if !pod.preemption_never && spec_priority.is_none() {
-            pod.preemption_never = class.is_some_and(|c| c.preemption_never);
-        }
-        Ok(())
-    }
-
-    /// Budgets without a status (manifests) get `disruptionsAllowed` estimated the way the
-    /// disruption controller computes it, counting every matching running pod as healthy.
-    fn estimate_budgets(&mut self) {
-        for i in 0..self.pdbs.len() {
-            if self.pdbs[i].from_status {
-                continue;
-            }
-            let pdb = &self.pdbs[i];
-            let healthy = self
-                .pods
-                .iter()
-                .filter(|p| !p.is_terminal() && pdb.matches(p))
-                .count() as i64;
-            let desired = match (&pdb.min_available, &pdb.max_unavailable) {
-                (Some(min), _) => scaled(min, healthy),
-                (None, Some(max)) => scaled(max, healthy).map(|m| healthy - m),
-                (None, None) => Some(0),
-            };
-            let allowed = desired.map_or(0, |d| (healthy - d).max(0));
-            let name = format!("{}/{}", pdb.namespace, pdb.name);
-            self.pdbs[i].disruptions_allowed = allowed;
-            self.warnings.push(format!(
-                "PodDisruptionBudget {name} has no status; disruptionsAllowed estimated as {allowed} (all {healthy} matching pods counted healthy)"
-            ));
-        }
+        let allowed = desired.map_or(0, |d| (healthy - d).max(0));
+        let name = format!("{}/{}", pdb.namespace, pdb.name);
+        pdb.disruptions_allowed = allowed;
+        warnings.push(format!(
+            "PodDisruptionBudget {name} has no status; disruptionsAllowed estimated as {allowed} (all {healthy} matching pods counted healthy)"
+        ));
     }
 }
 
@@ -482,7 +379,7 @@ mod tests {
             (1, "kubernetes.io/hostname", 1)
         );
         assert!(host.honor_node_affinity && !host.honor_node_taints);
-        let mut labels: crate::model::Labels = [("app".to_string(), "x".to_string())].into();
+        let mut labels: pg_model::snapshot::Labels = [("app".to_string(), "x".to_string())].into();
         assert!(!host.selects(&labels), "the template hash is required too");
         labels.insert("pod-template-hash".into(), "h1".into());
         assert!(host.selects(&labels) && host.counts(&labels));

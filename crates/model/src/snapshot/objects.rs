@@ -1,8 +1,8 @@
 //! The cluster as the simulator sees it: nodes, pods, PodDisruptionBudgets, reduced to the
 //! fields the scheduler's and kubelet's rules read.
 
-use crate::quantity::Quantity;
-use crate::selector::{LabelSelector, NodeSelectorTerm, Taint, Toleration};
+use super::quantity::Quantity;
+use super::selector::{LabelSelector, NodeSelectorTerm, Taint, Toleration};
 
 /// A required (anti-)affinity term: pods matching `selector` in `namespaces` (the owner's own
 /// when the term names none), counted per value of the node label `topology_key`.
@@ -84,7 +84,7 @@ pub struct Container {
     pub image: String,
     /// The first words of `command` then `args`, which tell the catalog's components that
     /// share an image apart.
-    pub command: pg_model::CommandLine,
+    pub command: crate::CommandLine,
     pub requests: ResourceList,
     pub limits: ResourceList,
     /// An init container with `restartPolicy: Always`: a sidecar (KEP-753), which keeps running
@@ -171,14 +171,14 @@ impl Pod {
 
     /// The API's `IsCriticalPod`: never evicted by the kubelet under node pressure.
     pub fn is_critical(&self) -> bool {
-        self.static_or_mirror || self.priority >= pg_model::SYSTEM_CRITICAL_THRESHOLD
+        self.static_or_mirror || self.priority >= crate::SYSTEM_CRITICAL_THRESHOLD
     }
 
     /// The kubelet's `IsNodeCriticalPod`: critical *and* in class system-node-critical; only
     /// these (and Guaranteed pods) get the OOM protection of -997.
     pub fn is_node_critical(&self) -> bool {
         self.is_critical()
-            && self.priority_class_name.as_deref() == Some(pg_model::SYSTEM_NODE_CRITICAL)
+            && self.priority_class_name.as_deref() == Some(crate::SYSTEM_NODE_CRITICAL)
     }
 
     /// `GetHostPorts`: host ports of the regular containers and of sidecars (init containers
