@@ -348,6 +348,31 @@ mod tests {
     }
 
     #[test]
+    fn scalars_before_and_after_streamed_items_keep_their_text() {
+        let text = "apiVersion: v1\nitems:\n- kind: Pod\n  metadata: {name: first}\n- {kind: Pod, metadata: {name: second}}\nkind: List\nmetadata: {resourceVersion: \"42\"}\n";
+        let mut seen = Vec::new();
+        parse_stream(text, |u| {
+            let at = |keys: &[&str]| u.tree.path(u.root, keys).and_then(|n| u.tree.scalar(n));
+            seen.push(format!(
+                "{:?} {:?} {:?} {:?}",
+                at(&["apiVersion"]),
+                at(&["kind"]),
+                at(&["metadata", "name"]),
+                at(&["metadata", "resourceVersion"])
+            ));
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "None Some(\"Pod\") Some(\"first\") None",
+                "None Some(\"Pod\") Some(\"second\") None",
+                "Some(\"v1\") Some(\"List\") None Some(\"42\")",
+            ]
+        );
+    }
+
+    #[test]
     fn billion_laughs_is_refused() {
         let mut doc = String::from(
             "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
