@@ -41,8 +41,8 @@ change (with --diff it also prints the diff); --write replaces each file atomica
 re-parsing and re-auditing the result. Exit 2: a file could not be read, fixed or written (one
 line on stderr each; the original is left as it was).
 
-Cluster: without --apply the patches are only printed (as `kubectl patch` commands). With
---apply every patch is a server-side apply of priorityClassName alone, with field manager
+Cluster: without --apply the patches are only printed, as the `kubectl apply --server-side`
+commands that make the same change. With --apply every patch is a server-side apply of priorityClassName alone, with field manager
 `priorityguard`, sent first as a dry run; then, after --yes or a confirmation, for real. A class
 that another manager owns (Helm, Argo CD, Flux, kubectl) is a conflict that names it: fix it
 where that manager takes it from, or take the field with --force-conflicts. Deployments,

@@ -292,4 +292,54 @@ fn cluster_audit_names_the_helm_release_or_flux_kustomization_behind_a_finding()
         ),
         "{plan}"
     );
+
+    // Each printed command is the server-side apply `--apply` makes: run as printed, it sets
+    // the class and priorityguard owns the field.
+    let line = plan
+        .lines()
+        .find(|l| l.contains(r#""name":"metrics-server""#))
+        .unwrap_or_else(|| panic!("no command for metrics-server: {plan}"));
+    let configuration = line
+        .strip_prefix("echo '")
+        .and_then(|l| {
+            l.strip_suffix("' | kubectl apply --server-side --field-manager=priorityguard -f -")
+        })
+        .unwrap_or_else(|| panic!("not a server-side apply command: {line}"));
+    cluster.kubectl_ok(
+        &[
+            "apply",
+            "--server-side",
+            "--field-manager=priorityguard",
+            "-f",
+            "-",
+        ],
+        Some(configuration),
+    );
+    let live = cluster.kubectl_json(&[
+        "get",
+        "deployment",
+        "metrics-server",
+        "-n",
+        "kube-system",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]);
+    assert_eq!(
+        live["spec"]["template"]["spec"]["priorityClassName"], "system-cluster-critical",
+        "{live}"
+    );
+    let owners: Vec<&serde_json::Value> = live["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["manager"] == "priorityguard" && m["operation"] == "Apply")
+        .collect();
+    assert_eq!(owners.len(), 1, "{live}");
+    assert!(
+        owners[0]["fieldsV1"]
+            .to_string()
+            .contains("f:priorityClassName"),
+        "{live}"
+    );
 }

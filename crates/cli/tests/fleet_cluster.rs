@@ -310,13 +310,15 @@ fn cluster_fleet_of_three_servers_and_one_down() {
     assert_eq!(out.status.code(), Some(2));
     let plan = text(&out.stdout);
     assert!(
-        plan.contains("kubectl patch daemonset kube-multus-ds -n kube-system")
-            && plan.contains("--context alpha"),
+        plan.contains(
+            r#""kind":"DaemonSet","metadata":{"name":"kube-multus-ds","namespace":"kube-system"}"#
+        ) && plan.contains("--context alpha"),
         "{plan}"
     );
     assert!(
-        plan.contains("kubectl patch deployment net-injector -n net-system")
-            && plan.contains("--context beta"),
+        plan.contains(
+            r#""kind":"Deployment","metadata":{"name":"net-injector","namespace":"net-system"}"#
+        ) && plan.contains("--context beta"),
         "{plan}"
     );
     assert!(

@@ -19,7 +19,7 @@ use crate::retry;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::Status;
 use pg_model::{ObjectRef, WorkloadKind};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::Mutex;
 
 /// The field manager recorded in `managedFields` for our patches.
@@ -102,7 +102,7 @@ async fn patch_one(
     let namespace = p.object.namespace.as_deref().unwrap_or("default");
     let resource = api.api_resource();
     let objects: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let body = apply_configuration(p, &resource.api_version, namespace);
+    let body = p.apply_configuration();
     let params = PatchParams {
         dry_run,
         force,
@@ -183,20 +183,6 @@ async fn patch_one(
         Failure::Api { status, message } => format!("failed ({status}): {message}"),
     };
     Ok(Err(line))
-}
-
-/// The apply configuration: the object's identity and the one field of the merge patch, so
-/// the field manager owns `priorityClassName` and nothing else.
-fn apply_configuration(p: &PlannedPatch, api_version: &str, namespace: &str) -> Value {
-    let mut body = json!({
-        "apiVersion": api_version,
-        "kind": p.object.kind,
-        "metadata": { "name": p.object.name, "namespace": namespace },
-    });
-    if let (Some(body), Some(patch)) = (body.as_object_mut(), p.json_merge_patch.as_object()) {
-        body.extend(patch.clone());
-    }
-    body
 }
 
 /// A field manager that owns a field the apply would change.

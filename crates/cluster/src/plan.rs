@@ -16,7 +16,8 @@ pub struct PlannedPatch {
     /// The PriorityClass the template will name.
     pub class: String,
     /// `{"spec":{"template":{"spec":{"priorityClassName":...}}}}` (CronJob:
-    /// `spec.jobTemplate.spec.template.spec`), for `kubectl patch --type=merge` or the API.
+    /// `spec.jobTemplate.spec.template.spec`): what changes, for JSON output and the apply
+    /// configuration.
     pub json_merge_patch: Value,
     /// True when the change restarts running pods: Deployments, DaemonSets and StatefulSets
     /// roll their pods to the new template (unless their update strategy is OnDelete).
@@ -30,22 +31,36 @@ pub struct PlannedPatch {
 }
 
 impl PlannedPatch {
-    /// The same change as a kubectl command (for `--emit kubectl` and confirmation prompts).
-    pub fn kubectl_command(&self) -> String {
-        let mut cmd = format!(
-            "kubectl patch {} {}",
-            self.object.kind.to_lowercase(),
-            self.object.name
-        );
-        if let Some(ns) = &self.object.namespace {
-            cmd.push_str(&format!(" -n {ns}"));
+    /// The server-side apply configuration: the object's identity and the one field of the
+    /// merge patch, so the field manager owns `priorityClassName` and nothing else. What
+    /// `--apply` sends, and what the printed command applies.
+    pub fn apply_configuration(&self) -> Value {
+        let api_version = WorkloadKind::from_kind(&self.object.kind)
+            .map(|k| crate::kinds::workload(k).api_resource().api_version)
+            .unwrap_or_default();
+        let mut body = json!({
+            "apiVersion": api_version,
+            "kind": self.object.kind,
+            "metadata": {
+                "name": self.object.name,
+                "namespace": self.object.namespace.as_deref().unwrap_or("default"),
+            },
+        });
+        if let (Some(body), Some(patch)) = (body.as_object_mut(), self.json_merge_patch.as_object())
+        {
+            body.extend(patch.clone());
         }
-        cmd.push_str(&format!(
-            " --type=merge --field-manager={} -p '{}'",
-            crate::FIELD_MANAGER,
-            self.json_merge_patch
-        ));
-        cmd
+        body
+    }
+
+    /// The same change as a kubectl command, by server-side apply with priorityguard's field
+    /// manager as `--apply` makes it (for the printed plan).
+    pub fn kubectl_command(&self) -> String {
+        format!(
+            "echo '{}' | kubectl apply --server-side --field-manager={} -f -",
+            self.apply_configuration(),
+            crate::FIELD_MANAGER
+        )
     }
 }
 
@@ -157,7 +172,7 @@ mod tests {
         assert!(p.will_roll);
         assert_eq!(
             p.kubectl_command(),
-            r#"kubectl patch daemonset kube-multus-ds -n kube-system --type=merge --field-manager=priorityguard -p '{"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}'"#
+            r#"echo '{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"kube-multus-ds","namespace":"kube-system"},"spec":{"template":{"spec":{"priorityClassName":"system-node-critical"}}}}' | kubectl apply --server-side --field-manager=priorityguard -f -"#
         );
     }
 
