@@ -20,7 +20,6 @@ use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::core::Status;
 use pg_model::{ObjectRef, WorkloadKind};
 use serde_json::json;
-use std::sync::Mutex;
 
 /// The field manager recorded in `managedFields` for our patches.
 pub const FIELD_MANAGER: &str = "priorityguard";
@@ -109,11 +108,8 @@ async fn patch_one(
         field_manager: Some(FIELD_MANAGER.to_string()),
         ..PatchParams::default()
     };
-    // The owners named by a conflict (409), kept from the typed status before it is
-    // classified into one line.
-    let owners: Mutex<Vec<Owner>> = Mutex::default();
     let sent = retry::send(retry::DEFAULT, target, || {
-        let (objects, params, body, owners) = (&objects, &params, &body, &owners);
+        let (objects, params, body) = (&objects, &params, &body);
         async move {
             // Apply creates what does not exist: the object's resourceVersion makes it an
             // update of this very version (404 when it is gone, 409 when it changed since).
@@ -123,11 +119,6 @@ async fn patch_one(
             objects
                 .patch(&p.object.name, params, &Patch::Apply(&body))
                 .await
-                .inspect_err(|e| {
-                    if let kube::Error::Api(status) = e {
-                        *owners.lock().unwrap_or_else(|e| e.into_inner()) = conflicts(status);
-                    }
-                })
         }
     })
     .await;
@@ -169,7 +160,11 @@ async fn patch_one(
             status: 409,
             message,
         } => {
-            let owners = owners.into_inner().unwrap_or_else(|e| e.into_inner());
+            // The owners named by the conflict's status causes.
+            let owners = match &failed.error {
+                kube::Error::Api(status) => conflicts(status),
+                _ => Vec::new(),
+            };
             if owners.is_empty() {
                 format!("conflict (409): {message}; re-run the audit and try again")
             } else {

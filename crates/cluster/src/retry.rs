@@ -29,6 +29,9 @@ pub(crate) const DEFAULT: Backoff = Backoff {
 pub(crate) struct Failed {
     pub failure: Failure,
     pub attempts: u32,
+    /// The error the last attempt returned, for callers that read more of it than the
+    /// classification keeps (a conflict's status causes name the field's owners).
+    pub error: kube::Error,
 }
 
 /// Calls `send` until it succeeds, fails with something not worth retrying, or the attempts
@@ -55,6 +58,7 @@ where
             return Err(Failed {
                 failure,
                 attempts: attempt,
+                error: err,
             });
         }
         tokio::time::sleep(delay).await;
