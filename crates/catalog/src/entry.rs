@@ -103,14 +103,11 @@ impl Entry {
             }
         }
         if !self.host_paths.is_empty() && (!self.host_network || w.pod.host_network) {
-            let hit = w.pod.host_paths.iter().find(|hp| {
-                self.host_paths.iter().any(|p| {
-                    hp.trim_end_matches('/') == p
-                        || hp
-                            .strip_prefix(p.as_str())
-                            .is_some_and(|r| r.starts_with('/'))
-                })
-            });
+            let hit = w
+                .pod
+                .host_paths
+                .iter()
+                .find(|hp| self.host_paths.iter().any(|p| at_or_under(hp, p)));
             if let Some(hp) = hit {
                 let net = if self.host_network {
                     "hostNetwork + "
@@ -307,6 +304,13 @@ impl<'w> Subject<'w> {
                 .collect(),
         }
     }
+}
+
+/// Whether host path `path` is `dir` or below it (`/var/lib/kubelet/` is at
+/// `/var/lib/kubelet`; `/var/lib/kubelet-x` is not under it).
+pub(crate) fn at_or_under(path: &str, dir: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
 /// A pod is judged as the kind of workload that owns it.

@@ -288,15 +288,16 @@ impl Catalog {
                 .chain(likely)
                 .filter(|s| !self.is_off(&s.id))
                 .find_map(|s| {
-                    s.matches(w, webhooks).map(|matched_by| ComponentMatch {
-                        id: s.id.clone(),
-                        name: s.name.clone(),
-                        role: s.role,
-                        recommended_class: s.recommended_class().to_string(),
-                        matched_by: format!("signal {}: {matched_by}", s.id),
-                        severity: self.cap(&s.id, s.likely),
-                        likely: s.likely,
-                    })
+                    s.matches(&subject, webhooks)
+                        .map(|matched_by| ComponentMatch {
+                            id: s.id.clone(),
+                            name: s.name.clone(),
+                            role: s.role,
+                            recommended_class: s.recommended_class().to_string(),
+                            matched_by: format!("signal {}: {matched_by}", s.id),
+                            severity: self.cap(&s.id, s.likely),
+                            likely: s.likely,
+                        })
                 })
         })
     }

@@ -2,9 +2,9 @@
 //! for the API server (the kubelet directories they mount, the sidecars they run, the
 //! webhooks that route to them), whatever they are called.
 
-use crate::entry::{effective_kind, repository};
+use crate::entry::{Subject, at_or_under};
 use crate::glob::glob_match;
-use pg_model::{Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, Workload, WorkloadKind};
+use pg_model::{Role, SYSTEM_CLUSTER_CRITICAL, SYSTEM_NODE_CRITICAL, WorkloadKind};
 use serde::Deserialize;
 
 /// One structural signal. Every condition it states must hold; within a list, any item.
@@ -61,11 +61,13 @@ impl Signal {
         }
     }
 
-    /// What was seen, if every condition holds. `webhooks` describes the fail-closed webhooks
-    /// that route to `w` (only the checks, which see the whole input, know them).
-    pub(crate) fn matches(&self, w: &Workload, webhooks: &[String]) -> Option<String> {
+    /// What was seen in the workload `s` describes, if every condition holds. `webhooks`
+    /// describes the fail-closed webhooks that route to it (only the checks, which see the
+    /// whole input, know them).
+    pub(crate) fn matches(&self, s: &Subject<'_>, webhooks: &[String]) -> Option<String> {
+        let w = s.workload;
         let mut seen: Vec<String> = Vec::new();
-        if !self.kinds.is_empty() && !self.kinds.contains(&effective_kind(w)) {
+        if !self.kinds.is_empty() && !self.kinds.contains(&s.kind) {
             return None;
         }
         if !self.namespaces.is_empty() {
@@ -79,10 +81,7 @@ impl Signal {
         if !self.mounts.is_empty() {
             let mount = structure?.host_mounts.iter().find(|m| {
                 (m.writable || !self.writable)
-                    && self.mounts.iter().any(|p| {
-                        let path = m.path.trim_end_matches('/');
-                        path == p || path.starts_with(&format!("{p}/"))
-                    })
+                    && self.mounts.iter().any(|p| at_or_under(&m.path, p))
             })?;
             let how = if self.writable { "writable " } else { "" };
             seen.push(format!("mounts {how}hostPath {}", mount.path));
@@ -98,14 +97,19 @@ impl Signal {
             seen.push(format!("mounts hostPath {}", mount.path));
         }
         if !self.containers.is_empty() {
-            let c = w.pod.containers.iter().find(|c| {
-                let last = repository(&c.image)
-                    .map(|r| r.rsplit('/').next().unwrap_or(r))
-                    .unwrap_or("");
-                self.containers
-                    .iter()
-                    .any(|p| glob_match(p, &c.name) || glob_match(p, last))
-            })?;
+            let (c, _) = w
+                .pod
+                .containers
+                .iter()
+                .zip(&s.repositories)
+                .find(|(c, repo)| {
+                    let last = repo
+                        .map(|r| r.rsplit('/').next().unwrap_or(r))
+                        .unwrap_or("");
+                    self.containers
+                        .iter()
+                        .any(|p| glob_match(p, &c.name) || glob_match(p, last))
+                })?;
             seen.push(format!("runs container {} ({})", c.name, c.image));
         }
         if self.host_network {
