@@ -10,6 +10,20 @@ pub struct Requirement {
     pub values: Vec<String>,
 }
 
+impl Requirement {
+    /// The set-based operators both selector kinds share (`In`, `NotIn`, `Exists`,
+    /// `DoesNotExist`) applied to the label's value; `None` for any other operator.
+    fn matches_set(&self, value: Option<&String>) -> Option<bool> {
+        Some(match self.operator.as_str() {
+            "In" => value.is_some_and(|v| self.values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !self.values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => return None,
+        })
+    }
+}
+
 /// A `metav1.LabelSelector`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LabelSelector {
@@ -29,16 +43,10 @@ impl LabelSelector {
         self.match_labels
             .iter()
             .all(|(k, v)| labels.get(k) == Some(v))
-            && self.match_expressions.iter().all(|r| {
-                let value = labels.get(&r.key);
-                match r.operator.as_str() {
-                    "In" => value.is_some_and(|v| r.values.contains(v)),
-                    "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
-                    "Exists" => value.is_some(),
-                    "DoesNotExist" => value.is_none(),
-                    _ => false,
-                }
-            })
+            && self
+                .match_expressions
+                .iter()
+                .all(|r| r.matches_set(labels.get(&r.key)) == Some(true))
     }
 }
 
@@ -58,11 +66,10 @@ impl NodeSelectorTerm {
         }
         let exprs_ok = self.match_expressions.iter().all(|r| {
             let value = labels.get(&r.key);
+            if let Some(matched) = r.matches_set(value) {
+                return matched;
+            }
             match r.operator.as_str() {
-                "In" => value.is_some_and(|v| r.values.contains(v)),
-                "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
-                "Exists" => value.is_some(),
-                "DoesNotExist" => value.is_none(),
                 "Gt" | "Lt" => {
                     let (Some(have), Some(want)) = (
                         value.and_then(|v| v.parse::<i64>().ok()),
