@@ -7,6 +7,13 @@
 //!
 //!     cargo bench -p pg-cli --bench cluster            # PODS=20000 RUNS=5 by default
 //!
+//! With `NODES=N` the pods are bound to `N` Node objects (`node-0`...), as a scheduled
+//! cluster's are; `NODES=5000 PODS=150000` is the largest cluster Kubernetes supports.
+//! `WARMUP=0` skips the untimed first run of each command (for the big sizes, where one run
+//! of the pipeline takes minutes). After the rounds, `priorityguard serve --metrics --all` starts
+//! against the same server: the time until it is ready (every kind listed, the first
+//! evaluation published), its CPU time and peak RSS by then.
+//!
 //! With `FLEET=N` it measures many clusters in one run instead: three API servers with different
 //! contents (`PODS` pods each, default 1,000, in 10 namespaces; Multus and a Deployment), `N`
 //! kubeconfig contexts spread over them (each its own cluster, user and context entry, as
@@ -48,18 +55,6 @@ fn timed(script: &str) -> f64 {
     wall
 }
 
-fn peak_kib(file: &std::path::Path) -> u64 {
-    std::fs::read_to_string(file)
-        .unwrap()
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
@@ -73,23 +68,26 @@ fn main() {
         return fleet::run(contexts, env_usize("PODS", 1_000), env_usize("RUNS", 3));
     }
     let pods = env_usize("PODS", 20_000);
+    let nodes = env_usize("NODES", 0);
     let runs = env_usize("RUNS", 5);
+    let warmup = env_usize("WARMUP", 1) > 0;
     let bin = env!("CARGO_BIN_EXE_priorityguard");
     let cluster = TestCluster::start(Options::default()).expect("test cluster");
     let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
     let kc = cluster.kubeconfig_path().display().to_string();
     let dir = cluster.work_dir().to_path_buf();
-    create_pods(&cluster, pods, 20, 0);
+    create_nodes(&cluster, nodes);
+    create_pods(&cluster, pods, 20, 0, nodes);
 
     let (k_rss, j_rss, p_rss) = (dir.join("k.rss"), dir.join("j.rss"), dir.join("p.rss"));
     let seed = format!(
-        "/usr/bin/time -f %M -o {k} {kubectl} --kubeconfig {kc} get pods -A -o json | /usr/bin/time -f %M -o {j} jq {q} > /dev/null",
+        "/usr/bin/time -f '{TIMES}' -o {k} {kubectl} --kubeconfig {kc} get pods -A -o json | /usr/bin/time -f '{TIMES}' -o {j} jq {q} > /dev/null",
         k = k_rss.display(),
         j = j_rss.display(),
         q = shell_quote(SEED_JQ)
     );
     let ours = format!(
-        "/usr/bin/time -f %M -o {p} {bin} audit --cluster --kubeconfig {kc} --all -o json > /dev/null",
+        "/usr/bin/time -f '{TIMES}' -o {p} {bin} audit --cluster --kubeconfig {kc} --all -o json > /dev/null",
         p = p_rss.display()
     );
     let polaris_bin = std::env::var_os("HOME")
@@ -99,7 +97,7 @@ fn main() {
     let pol_rss_file = dir.join("pol.rss");
     let polaris = polaris_bin.as_ref().map(|b| {
         format!(
-            "KUBECONFIG={kc} /usr/bin/time -f %M -o {r} {b} audit --format json > /dev/null",
+            "KUBECONFIG={kc} /usr/bin/time -f '{TIMES}' -o {r} {b} audit --format json > /dev/null",
             r = pol_rss_file.display(),
             b = b.display()
         )
@@ -107,73 +105,232 @@ fn main() {
     if polaris.is_none() {
         eprintln!("Polaris not found; run scripts/peers polaris for its row");
     }
-    timed(&seed);
-    timed(&ours);
-    if let Some(p) = &polaris {
-        timed(p);
+    if warmup {
+        timed(&seed);
+        timed(&ours);
+        if let Some(p) = &polaris {
+            timed(p);
+        }
     }
-    let (mut seed_wall, mut ours_wall, mut pol_wall) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut seed_rss, mut ours_rss, mut pol_rss) = (0u64, 0u64, 0u64);
+    let (mut seed_m, mut ours_m, mut pol_m) = (
+        Measured::default(),
+        Measured::default(),
+        Measured::default(),
+    );
     let (mut k_peak, mut j_peak) = (0u64, 0u64);
     for round in 0..runs {
         // 0 = the seed pipeline, 1 = priorityguard, 2 = Polaris; the first one rotates.
         for k in 0..3 {
             match (round + k) % 3 {
                 0 => {
-                    seed_wall.push(timed(&seed));
-                    let (k, j) = (peak_kib(&k_rss), peak_kib(&j_rss));
-                    k_peak = k_peak.max(k);
-                    j_peak = j_peak.max(j);
-                    seed_rss = seed_rss.max(k + j);
+                    let wall = timed(&seed);
+                    let (k, j) = (times(&k_rss), times(&j_rss));
+                    k_peak = k_peak.max(k.2);
+                    j_peak = j_peak.max(j.2);
+                    seed_m.add(wall, k.1 + j.1, k.2 + j.2);
                 }
                 1 => {
-                    ours_wall.push(timed(&ours));
-                    ours_rss = ours_rss.max(peak_kib(&p_rss));
+                    let wall = timed(&ours);
+                    let (_, cpu, rss) = times(&p_rss);
+                    ours_m.add(wall, cpu, rss);
                 }
                 _ => {
                     if let Some(p) = &polaris {
-                        pol_wall.push(timed(p));
-                        pol_rss = pol_rss.max(peak_kib(&pol_rss_file));
+                        let wall = timed(p);
+                        let (_, cpu, rss) = times(&pol_rss_file);
+                        pol_m.add(wall, cpu, rss);
                     }
                 }
             }
         }
     }
-    let (s, o) = (median(&mut seed_wall), median(&mut ours_wall));
-    println!("| command ({pods} pods in the API server, {runs} runs) | median wall | peak RSS |");
-    println!("|---|---:|---:|");
+    let nodes_text = if nodes > 0 {
+        format!("{nodes} nodes, ")
+    } else {
+        String::new()
+    };
     println!(
-        "| `kubectl get pods -A -o json \\| jq ...` | {s:.2} s | {} MiB (kubectl {} + jq {}) |",
-        seed_rss / 1024,
+        "| command ({nodes_text}{pods} pods in the API server, {runs} runs) | median wall | median CPU (user+sys) | peak RSS |"
+    );
+    println!("|---|---:|---:|---:|");
+    let (s, o) = (seed_m.row(), ours_m.row());
+    println!(
+        "| `kubectl get pods -A -o json \\| jq ...` | {:.2} s | {:.2} s | {} MiB (kubectl {} + jq {}) |",
+        s.0,
+        s.1,
+        s.2 / 1024,
         k_peak / 1024,
         j_peak / 1024
     );
     println!(
-        "| `priorityguard audit --cluster --all -o json` | {o:.2} s | {} MiB |",
-        ours_rss / 1024
+        "| `priorityguard audit --cluster --all -o json` | {:.2} s | {:.2} s | {} MiB |",
+        o.0,
+        o.1,
+        o.2 / 1024
     );
     println!(
-        "| ratio | {:.1}x faster | {:.1}x less memory |",
-        s / o,
-        seed_rss as f64 / ours_rss as f64
+        "| ratio | {:.1}x faster | {:.1}x less CPU | {:.1}x less memory |",
+        s.0 / o.0,
+        s.1 / o.1,
+        s.2 as f64 / o.2 as f64
     );
-    if !pol_wall.is_empty() {
-        let p = median(&mut pol_wall);
+    if !pol_m.wall.is_empty() {
+        let p = pol_m.row();
         println!(
-            "| `polaris audit --format json` (Polaris 10.2.2) | {p:.2} s | {} MiB |",
-            pol_rss / 1024
+            "| `polaris audit --format json` (Polaris 10.2.2) | {:.2} s | {:.2} s | {} MiB |",
+            p.0,
+            p.1,
+            p.2 / 1024
         );
         println!(
-            "| priorityguard vs Polaris | {:.1}x faster | {:.1}x less memory |",
-            p / o,
-            pol_rss as f64 / ours_rss as f64
+            "| priorityguard vs Polaris | {:.1}x faster | {:.1}x less CPU | {:.1}x less memory |",
+            p.0 / o.0,
+            p.1 / o.1,
+            p.2 as f64 / o.2 as f64
         );
+    }
+    let served = serve_until_ready(bin, &kc);
+    println!(
+        "| `priorityguard serve --metrics --all`, until ready (first evaluation published) | {:.2} s | {:.2} s | {} MiB |",
+        served.0,
+        served.1,
+        served.2 / 1024
+    );
+    println!("\nserve said: {}", served.3);
+}
+
+/// GNU time's format for [`times`]: wall, user and system seconds, peak RSS in KiB.
+const TIMES: &str = "%e %U %S %M";
+
+/// Wall seconds, user+sys CPU seconds and the peak RSS (KiB) GNU time wrote to `file` with
+/// [`TIMES`] (its last line).
+fn times(file: &std::path::Path) -> (f64, f64, u64) {
+    let text = std::fs::read_to_string(file).unwrap();
+    let f: Vec<&str> = text.trim().lines().last().unwrap().split(' ').collect();
+    let n = |i: usize| f[i].parse::<f64>().unwrap();
+    (n(0), n(1) + n(2), f[3].parse().unwrap())
+}
+
+/// One command's runs: wall and CPU seconds of each, the highest peak RSS (KiB).
+#[derive(Default)]
+struct Measured {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    rss: u64,
+}
+
+impl Measured {
+    fn add(&mut self, wall: f64, cpu: f64, rss: u64) {
+        self.wall.push(wall);
+        self.cpu.push(cpu);
+        self.rss = self.rss.max(rss);
+    }
+
+    /// Median wall, median CPU, peak RSS.
+    fn row(&mut self) -> (f64, f64, u64) {
+        (median(&mut self.wall), median(&mut self.cpu), self.rss)
     }
 }
 
+/// Starts `serve --metrics` on a free port and waits for its `ready:` line: wall seconds until
+/// then, the CPU seconds and peak RSS (KiB) the process had used by then, and the line.
+fn serve_until_ready(bin: &str, kc: &str) -> (f64, f64, u64, String) {
+    use std::io::BufRead;
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args([
+            "serve",
+            "--metrics",
+            "--listen",
+            "127.0.0.1:0",
+            "--kubeconfig",
+            kc,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start priorityguard serve");
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut ready = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("ready:") {
+            ready = Some(line);
+            break;
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let ready = ready.expect("serve --metrics stopped before it was ready");
+    let pid = child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let hwm: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    // utime and stime, fields 14 and 15 of /proc/PID/stat, in clock ticks (after the
+    // parenthesised command name, which cannot hold a space here).
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap().split(' ').collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+    child.wait().unwrap();
+    (wall, ticks / hz, hwm, ready)
+}
+
+/// Creates `nodes` Node objects (`node-0`...), each with a 5,000-node cluster's typical
+/// capacity, so pods can be bound to them.
+fn create_nodes(cluster: &TestCluster, nodes: usize) {
+    if nodes == 0 {
+        return;
+    }
+    let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
+    let kc = cluster.kubeconfig_path().display().to_string();
+    let dir = cluster.work_dir().to_path_buf();
+    eprintln!("creating {nodes} nodes ...");
+    let created = Instant::now();
+    let chunk = 500;
+    let mut children = Vec::new();
+    for c in 0..nodes.div_ceil(chunk) {
+        let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
+        for i in c * chunk..((c + 1) * chunk).min(nodes) {
+            list.push_str(&format!(
+                "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: node-{i}\n    labels: {{kubernetes.io/hostname: node-{i}, kubernetes.io/os: linux}}\n  status:\n    capacity: {{cpu: '8', memory: 32Gi, pods: '110'}}\n    allocatable: {{cpu: 7800m, memory: 30Gi, pods: '110'}}\n"
+            ));
+        }
+        let file = dir.join(format!("nodes-{c}.yaml"));
+        std::fs::write(&file, list).unwrap();
+        children.push(
+            Command::new(&kubectl)
+                .args(["--kubeconfig", &kc, "create", "-f"])
+                .arg(&file)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        if children.len() == 4 {
+            for mut ch in children.drain(..) {
+                assert!(ch.wait().unwrap().success());
+            }
+        }
+    }
+    for mut ch in children {
+        assert!(ch.wait().unwrap().success());
+    }
+    eprintln!("created in {:.0} s", created.elapsed().as_secs_f64());
+}
+
 /// Creates `pods` pods in `namespaces` namespaces (`ns-0`...), a third of them with a class;
-/// `variant` changes their images and labels, so different servers hold different contents.
-fn create_pods(cluster: &TestCluster, pods: usize, namespaces: usize, variant: usize) {
+/// `variant` changes their images and labels, so different servers hold different contents;
+/// with `nodes` > 0 each pod is bound to one of the nodes [`create_nodes`] made.
+fn create_pods(
+    cluster: &TestCluster,
+    pods: usize,
+    namespaces: usize,
+    variant: usize,
+    nodes: usize,
+) {
     let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
     let kc = cluster.kubeconfig_path().display().to_string();
     let dir = cluster.work_dir().to_path_buf();
@@ -192,8 +349,13 @@ fn create_pods(cluster: &TestCluster, pods: usize, namespaces: usize, variant: u
             } else {
                 ""
             };
+            let node = if nodes > 0 {
+                format!("    nodeName: node-{}\n", i % nodes)
+            } else {
+                String::new()
+            };
             list.push_str(&format!(
-                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}    containers:\n    - name: main\n      image: example.com/app{variant}:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
+                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}{node}    containers:\n    - name: main\n      image: example.com/app{variant}:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
                 i % namespaces, i % 50, i % 7
             ));
         }
@@ -220,19 +382,10 @@ fn create_pods(cluster: &TestCluster, pods: usize, namespaces: usize, variant: u
 }
 
 mod fleet {
-    use super::{SEED_JQ, create_pods, median, shell_quote};
+    use super::{SEED_JQ, TIMES, create_pods, median, shell_quote, times};
     use pg_testenv::{Options, TestCluster};
     use std::path::Path;
     use std::process::Command;
-
-    /// Wall seconds, user+sys CPU seconds and the peak RSS (KiB) GNU time wrote to `file`
-    /// (`%e %U %S %M`, the last line).
-    fn times(file: &Path) -> (f64, f64, u64) {
-        let text = std::fs::read_to_string(file).unwrap();
-        let f: Vec<&str> = text.trim().lines().last().unwrap().split(' ').collect();
-        let n = |i: usize| f[i].parse::<f64>().unwrap();
-        (n(0), n(1) + n(2), f[3].parse().unwrap())
-    }
 
     /// The requests the three servers have answered so far (their own counters).
     fn requests(clusters: &[TestCluster]) -> u64 {
@@ -302,7 +455,7 @@ mod fleet {
             .join("../../testdata/upstream/multus-cni/multus-daemonset.yml");
         for (i, c) in clusters.iter().enumerate() {
             // Different contents: pods per server vary, and each has its own extra workloads.
-            create_pods(c, pods + i * pods / 2, 10, i);
+            create_pods(c, pods + i * pods / 2, 10, i, 0);
             match i {
                 0 => drop(c.kubectl_ok(&["apply", "-f", multus.to_str().unwrap()], None)),
                 1 => drop(c.kubectl_ok(
@@ -340,7 +493,7 @@ mod fleet {
             dir.join("seed.time"),
         );
         let pipes_rss = dir.join("pipes.rss");
-        let time = |file: &Path| format!("/usr/bin/time -f '%e %U %S %M' -o {}", file.display());
+        let time = |file: &Path| format!("/usr/bin/time -f '{TIMES}' -o {}", file.display());
         let ours = format!(
             "KUBECONFIG={kc} {t} {bin} audit --cluster --all-contexts -o json > /dev/null",
             t = time(&ours_rss)
