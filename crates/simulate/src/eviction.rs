@@ -401,6 +401,12 @@ mod tests {
         assert_eq!(names(&o), ["user-max"], "no user class is immune");
         assert_eq!(o.immune.len(), 3);
         assert!(o.is_immune("ns/coredns"));
+        assert!(!o.is_immune("ns/user-max"));
+        assert_eq!(o.position("ns/user-max").map(|r| r.rank), Some(1));
+        assert!(
+            o.position("ns/coredns").is_none(),
+            "immune pods have no place"
+        );
     }
 
     #[test]
@@ -483,5 +489,31 @@ mod tests {
         assert_eq!(ordinal(11), "11th");
         assert_eq!(ordinal(22), "22nd");
         assert_eq!(ordinal(113), "113th");
+    }
+
+    #[test]
+    fn a_tie_is_named_by_its_first_and_last_place() {
+        assert_eq!(place(3, 1), "3rd");
+        assert_eq!(place(1, 2), "1st-2nd");
+        assert_eq!(place(3, 5), "3rd-7th");
+    }
+
+    /// The words reports print for each value (the kubelet's signal names, and where a usage
+    /// came from).
+    #[test]
+    fn report_words() {
+        assert_eq!(
+            [Pressure::Memory, Pressure::EphemeralStorage, Pressure::Pid].map(Pressure::as_str),
+            ["memory", "ephemeral-storage", "PID"]
+        );
+        assert_eq!(
+            [
+                UsageSource::Measured,
+                UsageSource::AssumedRequests,
+                UsageSource::AssumedLimits
+            ]
+            .map(UsageSource::as_str),
+            ["measured", "assumed = request", "assumed = limit"]
+        );
     }
 }

@@ -129,6 +129,92 @@ mod tests {
         }
     }
 
+    /// A pod of upstream Multus's thick-plugin DaemonSet (deployments/multus-daemonset-thick.yml).
+    fn multus(name: &str, class: Option<&str>, priority: i64) -> Pod {
+        Pod {
+            namespace: "kube-system".into(),
+            name: name.into(),
+            owner: Some(pg_model::snapshot::Owner {
+                kind: "DaemonSet".into(),
+                name: "kube-multus-ds".into(),
+            }),
+            host_network: true,
+            priority_class_name: class.map(str::to_string),
+            priority,
+            containers: vec![Container {
+                name: "kube-multus".into(),
+                image: "ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn critical_components_get_their_class_when_it_raises_their_priority() {
+        let user = Pod {
+            namespace: "shop".into(),
+            name: "web".into(),
+            containers: vec![Container {
+                name: "web".into(),
+                image: "nginx:1.27".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let snapshot = Snapshot::from_parts(
+            vec![],
+            vec![
+                multus("kube-multus-ds-a", None, 0),
+                multus(
+                    "kube-multus-ds-b",
+                    Some("system-node-critical"),
+                    2_000_001_000,
+                ),
+                user,
+            ],
+            vec![],
+        );
+        let (fixed, fixes) = apply(&snapshot, &Catalog::builtin());
+        let changed: Vec<_> = fixes
+            .iter()
+            .map(|f| {
+                (
+                    f.pod.as_str(),
+                    f.component.as_str(),
+                    f.from_class.as_deref(),
+                    f.to_class.as_str(),
+                    f.from_priority,
+                    f.to_priority,
+                )
+            })
+            .collect();
+        // Only the pod without a class changes: the other already has that priority, and the
+        // web server is no component.
+        assert_eq!(
+            changed,
+            [(
+                "kube-system/kube-multus-ds-a",
+                "multus",
+                None,
+                "system-node-critical",
+                0,
+                2_000_001_000
+            )]
+        );
+        let a = &fixed.pods[0];
+        assert_eq!(
+            a.priority_class_name.as_deref(),
+            Some("system-node-critical")
+        );
+        assert_eq!(a.priority, 2_000_001_000);
+        assert_eq!(
+            fixed.pods[1..],
+            snapshot.pods[1..],
+            "the others are unchanged"
+        );
+    }
+
     #[test]
     fn components_sharing_an_image_are_told_apart_by_command_line() {
         let catalog = Catalog::builtin();

@@ -222,6 +222,20 @@ mod tests {
     }
 
     #[test]
+    fn pod_level_requests_share_what_containers_leave_without_the_overhead() {
+        // remainingPodMemReqPerContainer uses AggregateContainerRequests, which has no
+        // overhead: (2Gi - 1Gi) / 1 container = 1Gi, so 1000 - 1000 * 2Gi / 8Gi = 750.
+        // pg-kubelet-harness (the kubelet's GetContainerOOMScoreAdjust) gives 750 for this
+        // pod with and without the 512Mi overhead.
+        let mut p = pod(container(Some("1Gi"), None), None, 0);
+        p.pod_requests
+            .insert(MEMORY.into(), Quantity::parse("2Gi").unwrap());
+        p.overhead
+            .insert(MEMORY.into(), Quantity::parse("512Mi").unwrap());
+        assert_eq!(adj(&p), 750);
+    }
+
+    #[test]
     fn huge_requests_wrap_as_in_go() {
         // 1000 * 9Pi overflows int64; the kubelet (as pg-kubelet-harness shows) computes
         // 1000 - (wrapped product / 8Gi) = 967836648, and so must we, without panicking.
