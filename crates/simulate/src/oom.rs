@@ -222,6 +222,59 @@ mod tests {
     }
 
     #[test]
+    fn a_nodes_table_is_highest_score_first_with_the_reason() {
+        let on_node = |mut p: Pod, name: &str| {
+            p.namespace = "ns".into();
+            p.name = name.into();
+            p.node_name = Some("n".into());
+            p
+        };
+        let mut db = container(Some("1Gi"), Some("1Gi"));
+        db.limits
+            .insert("cpu".into(), Quantity::parse("100m").unwrap());
+        let pods = vec![
+            on_node(pod(db, None, 0), "db"),
+            on_node(pod(container(None, None), None, 0), "batch"),
+            on_node(pod(container(Some("1Gi"), None), None, 0), "web"),
+            on_node(
+                pod(
+                    container(None, None),
+                    Some("system-node-critical"),
+                    2_000_001_000,
+                ),
+                "kube-proxy",
+            ),
+        ];
+        let mut node = Node {
+            name: "n".into(),
+            ..Default::default()
+        };
+        let snapshot = Snapshot::from_parts(vec![node.clone()], pods, vec![]);
+        assert!(
+            node_scores(&snapshot, &node).is_none(),
+            "no capacity, no table"
+        );
+        node.capacity
+            .insert(MEMORY.into(), Quantity::parse("8Gi").unwrap());
+        let table = node_scores(&snapshot, &node).unwrap();
+        assert_eq!(table.memory_capacity, 8 * GI);
+        let rows: Vec<_> = table
+            .containers
+            .iter()
+            .map(|c| (c.pod.as_str(), c.oom_score_adj, c.reason))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("ns/batch", 1000, "BestEffort"),
+                ("ns/web", 875, "1000 - 1000*request/capacity"),
+                ("ns/db", -997, "Guaranteed"),
+                ("ns/kube-proxy", -997, "system-node-critical"),
+            ]
+        );
+    }
+
+    #[test]
     fn pod_level_requests_share_what_containers_leave_without_the_overhead() {
         // remainingPodMemReqPerContainer uses AggregateContainerRequests, which has no
         // overhead: (2Gi - 1Gi) / 1 container = 1Gi, so 1000 - 1000 * 2Gi / 8Gi = 750.
