@@ -1,0 +1,217 @@
+//! The fixer's own judgement: the re-audit refuses a result that still has a finding it was
+//! meant to fix (and only those), a part of a change that cannot be made is dropped with a
+//! note while the rest is made, and standard input is read, audited and fixed as a whole.
+
+mod common;
+use common::*;
+use pg_catalog::{Catalog, Policy};
+use pg_checks::Config;
+use pg_fix::{FixError, Options, Source, fix_text};
+use pg_model::CheckId;
+use std::path::Path;
+
+/// Multus, a node agent, with `spec` as its pod spec's keys before `containers`.
+fn multus(spec: &str) -> String {
+    format!(
+        "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-multus-ds
+  namespace: kube-system
+spec:
+  selector:
+    matchLabels:
+      name: multus
+  template:
+    metadata:
+      labels:
+        name: multus
+    spec:
+      hostNetwork: true
+{spec}      containers:
+      - name: kube-multus
+        image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0
+"
+    )
+}
+
+/// The cluster's own classes, kept in a file of their own.
+const CLASSES: &str = "\
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: low
+value: 10
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata:
+  name: node-agents
+value: 1000000
+";
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_class_that_is_still_too_weak_is_refused_by_the_re_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = write(dir.path(), "classes.yaml", CLASSES);
+    let file = write(
+        dir.path(),
+        "multus.yaml",
+        &multus("      priorityClassName: low\n"),
+    );
+    let opts = Options {
+        class: Some("node-agents".into()),
+        ..Options::default()
+    };
+    let outcome = fix(&[classes, file.clone()], opts);
+    assert!(outcome.files.is_empty(), "{:?}", outcome.files);
+    let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "{}: the fixed text still has critical-class-too-weak for kube-system/DaemonSet/kube-multus-ds; left as it was",
+            file.display()
+        )]
+    );
+    assert!(matches!(outcome.errors[0], FixError::Verify { .. }));
+}
+
+#[test]
+fn a_class_too_weak_by_the_value_another_file_gives_it_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = write(dir.path(), "classes.yaml", CLASSES);
+    let file = write(
+        dir.path(),
+        "multus.yaml",
+        &multus("      priorityClassName: low\n"),
+    );
+    let outcome = fix(&[classes, file], Options::default());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(
+        outcome.files[0].after,
+        multus("      priorityClassName: system-node-critical\n")
+    );
+}
+
+#[test]
+fn fixing_one_check_leaves_the_others_findings_without_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "multus.yaml", &multus("      priority: 1000\n"));
+    let opts = Options {
+        only: Some(CheckId::CriticalWithoutPriority),
+        ..Options::default()
+    };
+    let outcome = fix(&[file], opts);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(
+        outcome.files[0].after,
+        multus("      priority: 1000\n      priorityClassName: system-node-critical\n"),
+        "spec.priority (priority-set-directly) stays"
+    );
+}
+
+#[test]
+fn a_class_written_as_a_block_scalar_is_left_but_priority_still_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = "      priorityClassName: >-\n        system-cluster-critical\n";
+    let file = write(
+        dir.path(),
+        "multus.yaml",
+        &multus(&format!("      priority: 1000\n{class}")),
+    );
+    let outcome = fix(std::slice::from_ref(&file), Options::default());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let notes: Vec<&str> = outcome.notes.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        notes,
+        [
+            "kube-system/DaemonSet/kube-multus-ds: the class is written as a block scalar; edit it by hand"
+        ]
+    );
+    let [fixed] = outcome.files.as_slice() else {
+        panic!("{:?}", outcome.files)
+    };
+    assert_eq!(fixed.after, multus(class));
+    let change = &fixed.changes[0];
+    assert_eq!(change.checks, [CheckId::PrioritySetDirectly]);
+    assert_eq!((&change.class, change.remove_priority), (&None, true));
+}
+
+#[test]
+fn a_priority_over_two_lines_is_left_but_the_class_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let priority = "      priority:\n        1000\n";
+    let file = write(dir.path(), "multus.yaml", &multus(priority));
+    let outcome = fix(std::slice::from_ref(&file), Options::default());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    let notes: Vec<&str> = outcome.notes.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        notes,
+        [
+            "kube-system/DaemonSet/kube-multus-ds: spec.priority is not a one-line value; delete it by hand"
+        ]
+    );
+    let [fixed] = outcome.files.as_slice() else {
+        panic!("{:?}", outcome.files)
+    };
+    assert_eq!(
+        fixed.after,
+        multus(&format!(
+            "      priorityClassName: system-node-critical\n{priority}"
+        ))
+    );
+    let change = &fixed.changes[0];
+    assert_eq!(change.checks, [CheckId::CriticalWithoutPriority]);
+    assert!(!change.remove_priority);
+}
+
+#[test]
+fn standard_input_is_audited_and_fixed_as_a_whole() {
+    let catalog = Catalog::builtin();
+    let config = Config::new(false, &Policy::default());
+    let text = multus("");
+    let streamed = fix_text(
+        Source::stdin(text.clone()),
+        &catalog,
+        &config,
+        Options::default(),
+        true,
+    )
+    .unwrap();
+    let findings: Vec<String> = streamed
+        .findings
+        .iter()
+        .map(|f| format!("{} {}", f.check, f.object))
+        .collect();
+    assert_eq!(
+        findings,
+        ["critical-without-priority kube-system/DaemonSet/kube-multus-ds"]
+    );
+    assert_eq!(
+        streamed.text,
+        multus("      priorityClassName: system-node-critical\n")
+    );
+    assert_eq!(streamed.changes.len(), 1);
+    assert_eq!(&*streamed.changes[0].location.file, pg_fix::STDIN_NAME);
+}
+
+#[test]
+fn standard_input_that_does_not_parse_is_one_error_naming_it() {
+    let source = Source::stdin("kind: DaemonSet\nmetadata: {name: [\n".into());
+    let err = pg_fix::read_objects(&source).unwrap_err();
+    assert!(matches!(err, FixError::Parse { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("<stdin>:") && message.contains("cannot parse it to fix it"),
+        "{message}"
+    );
+    let objects = pg_fix::read_objects(&Source::stdin(multus(""))).unwrap();
+    assert_eq!(objects.len(), 1);
+}
