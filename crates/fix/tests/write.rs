@@ -129,3 +129,17 @@ fn names_with_control_characters_are_shown_escaped_in_errors() {
         "{message}"
     );
 }
+
+#[test]
+fn a_missing_file_is_one_line_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multus.yaml");
+    let message = Source::read(&path).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}: cannot read it: no such file or directory",
+            path.display()
+        )
+    );
+}
