@@ -215,3 +215,56 @@ fn standard_input_that_does_not_parse_is_one_error_naming_it() {
     let objects = pg_fix::read_objects(&Source::stdin(multus(""))).unwrap();
     assert_eq!(objects.len(), 1);
 }
+
+#[test]
+fn the_re_audit_of_a_helm_template_reads_the_charts_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let classes = write(dir.path(), "classes.yaml", CLASSES);
+    let chart = dir.path().join("multus");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    write(
+        &chart,
+        "Chart.yaml",
+        "apiVersion: v2\nname: multus\nversion: 4.1.0\n",
+    );
+    // Only the image, from the values, says that this is Multus.
+    write(
+        &chart,
+        "values.yaml",
+        "image:\n  repository: ghcr.io/k8snetworkplumbingwg/multus-cni\n  tag: v4.1.0\n",
+    );
+    let template = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: {{ .Release.Name }}-cni
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/instance: {{ .Release.Name }}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/instance: {{ .Release.Name }}
+    spec:
+      priorityClassName: low
+      containers:
+      - name: cni
+        image: {{ .Values.image.repository }}:{{ .Values.image.tag }}
+";
+    let file = write(&chart.join("templates"), "daemonset.yaml", template);
+    let opts = Options {
+        class: Some("node-agents".into()),
+        ..Options::default()
+    };
+    let outcome = fix(&[classes, chart], opts);
+    assert!(outcome.files.is_empty(), "{:?}", outcome.files);
+    let errors: Vec<String> = outcome.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "{}: the fixed text still has critical-class-too-weak for DaemonSet/{{{{ .Release.Name }}}}-cni; left as it was",
+            file.display()
+        )]
+    );
+}
