@@ -364,6 +364,26 @@ mod tests {
     }
 
     #[test]
+    fn removing_priority_keeps_the_neighbours_bytes() {
+        let remove = |src: &str| {
+            edit(src, None, |t, s| {
+                remove_priority(t, s, s.entry(PRIORITY_KEY).unwrap()).unwrap()
+            })
+        };
+        // The last line, after a line ending in LF in a file that also has CRLF: only the LF
+        // before it goes.
+        assert_eq!(
+            remove("kind: Pod\r\nspec:\n  containers: []\n  priority: 5"),
+            "kind: Pod\r\nspec:\n  containers: []"
+        );
+        // First in a flow mapping that starts on the `spec:` line: that line stays.
+        assert_eq!(
+            remove("kind: Pod\nspec: {priority: 5,\n  containers: []}\n"),
+            "kind: Pod\nspec: {containers: []}\n"
+        );
+    }
+
+    #[test]
     fn removing_priority_in_every_style() {
         let remove = |src: &str| {
             edit(src, None, |t, s| {
