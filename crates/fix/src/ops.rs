@@ -364,6 +364,24 @@ mod tests {
     }
 
     #[test]
+    fn a_quoted_class_ends_at_its_closing_quote_not_at_an_escaped_one() {
+        let value = NewValue::Class("system-node-critical".into());
+        let replace = |src: &str| {
+            edit(src, None, |t, s| {
+                replace_class(t, s.entry(CLASS_KEY).unwrap(), &value).unwrap()
+            })
+        };
+        assert_eq!(
+            replace("kind: Pod\nspec:\n  priorityClassName: 'ops''s'  # why\n"),
+            "kind: Pod\nspec:\n  priorityClassName: 'system-node-critical'  # why\n"
+        );
+        assert_eq!(
+            replace("kind: Pod\nspec:\n  priorityClassName: \"ops\\\"s\"  # why\n"),
+            "kind: Pod\nspec:\n  priorityClassName: \"system-node-critical\"  # why\n"
+        );
+    }
+
+    #[test]
     fn removing_priority_keeps_the_neighbours_bytes() {
         let remove = |src: &str| {
             edit(src, None, |t, s| {

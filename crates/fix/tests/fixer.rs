@@ -268,3 +268,43 @@ spec:
         )]
     );
 }
+
+#[test]
+fn the_same_daemonset_written_twice_is_fixed_in_both_places() {
+    let dir = tempfile::tempdir().unwrap();
+    let twice = format!("{}---\n{}", multus(""), multus(""));
+    let file = write(dir.path(), "multus.yaml", &twice);
+    let outcome = fix(std::slice::from_ref(&file), Options::default());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    let fixed = multus("      priorityClassName: system-node-critical\n");
+    assert_eq!(outcome.files[0].after, format!("{fixed}---\n{fixed}"));
+    let name = file.display().to_string();
+    let locations: Vec<String> = outcome.files[0]
+        .changes
+        .iter()
+        .map(|c| c.location.to_string().replace(&name, "multus.yaml"))
+        .collect();
+    // The copy is named by where it starts; the finding's own place comes after it.
+    assert_eq!(locations, ["multus.yaml:20:1", "multus.yaml:15:7"]);
+}
+
+#[test]
+fn findings_without_an_edit_are_left_out_of_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    // A class nobody defined: `unknown-priority-class`, which fix has no edit for.
+    let file = write(
+        dir.path(),
+        "multus.yaml",
+        &multus("      priorityClassName: node-critical\n"),
+    );
+    let findings: Vec<String> = audit(std::slice::from_ref(&file))
+        .iter()
+        .map(|f| f.check.to_string())
+        .collect();
+    assert_eq!(findings, ["unknown-priority-class"]);
+    let outcome = fix(&[file], Options::default());
+    assert!(outcome.files.is_empty(), "{:?}", outcome.files);
+    assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
