@@ -308,3 +308,89 @@ fn findings_without_an_edit_are_left_out_of_the_plan() {
     assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
 }
+
+#[test]
+fn a_file_changed_between_the_audit_and_the_fix_is_an_error_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "multus.yaml", &multus(""));
+    let findings = audit(std::slice::from_ref(&file));
+    // Someone adds a line at the top in the meantime.
+    std::fs::write(&file, format!("# kube-multus\n{}", multus(""))).unwrap();
+    let catalog = Catalog::builtin();
+    let config = Config::new(false, &Policy::default());
+    let fixer = pg_fix::Fixer::new(&[], &catalog, &config, Options::default());
+    let plan = fixer.plan(&findings, |name| Source::read(Path::new(name)));
+    assert_eq!(plan.changes().count(), 0);
+    let errors: Vec<String> = plan.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errors,
+        [format!(
+            "{}: changed since it was read; left as it was (run fix again)",
+            file.display()
+        )]
+    );
+}
+
+#[test]
+fn a_null_pod_spec_gets_a_note_instead_of_a_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-multus-ds
+  namespace: kube-system
+spec:
+  template:
+    metadata:
+      labels:
+        name: multus
+    spec: ~
+";
+    let file = write(dir.path(), "multus.yaml", text);
+    let outcome = fix(&[file], Options::default());
+    assert!(outcome.files.is_empty() && outcome.errors.is_empty());
+    let notes: Vec<&str> = outcome.notes.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        notes,
+        [
+            "critical-without-priority for kube-system/DaemonSet/kube-multus-ds: the workload's pod spec is empty or null (`spec: ~`); write its containers first"
+        ]
+    );
+}
+
+#[test]
+fn standard_input_can_be_planned_without_being_changed() {
+    let catalog = Catalog::builtin();
+    let config = Config::new(false, &Policy::default());
+    let text = multus("");
+    let streamed = fix_text(
+        Source::stdin(text.clone()),
+        &catalog,
+        &config,
+        Options::default(),
+        false,
+    )
+    .unwrap();
+    assert_eq!(streamed.text, text);
+    let changes: Vec<String> = streamed
+        .changes
+        .iter()
+        .map(|c| format!("{} {:?}", c.object, c.class))
+        .collect();
+    assert_eq!(
+        changes,
+        ["kube-system/DaemonSet/kube-multus-ds Some(\"system-node-critical\")"]
+    );
+    // Nothing to fix: the text comes back as it was.
+    let fixed = multus("      priorityClassName: system-node-critical\n");
+    let streamed = fix_text(
+        Source::stdin(fixed.clone()),
+        &catalog,
+        &config,
+        Options::default(),
+        true,
+    )
+    .unwrap();
+    assert_eq!((streamed.text, streamed.changes.len()), (fixed, 0));
+}
