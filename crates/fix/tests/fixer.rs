@@ -394,3 +394,64 @@ fn standard_input_can_be_planned_without_being_changed() {
     .unwrap();
     assert_eq!((streamed.text, streamed.changes.len()), (fixed, 0));
 }
+
+/// A pod of the Multus DaemonSet as `kubectl get pods -o yaml` lists it.
+fn multus_pod(suffix: &str) -> String {
+    format!(
+        "\
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: kube-multus-ds-{suffix}
+    namespace: kube-system
+    ownerReferences:
+    - apiVersion: apps/v1
+      kind: DaemonSet
+      name: kube-multus-ds
+      controller: true
+  spec:
+    containers:
+    - name: kube-multus
+      image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0
+"
+    )
+}
+
+#[test]
+fn the_pods_of_one_owner_in_a_pod_list_are_all_fixed() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = format!(
+        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        multus_pod("abcde"),
+        multus_pod("fghij")
+    );
+    let file = write(dir.path(), "pods.yaml", &list);
+    let findings = audit(std::slice::from_ref(&file));
+    assert_eq!(
+        findings.len(),
+        1,
+        "one finding for the owner: {findings:#?}"
+    );
+    let outcome = fix(std::slice::from_ref(&file), Options::default());
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    assert_eq!(
+        outcome.files[0].after,
+        list.replace(
+            "  spec:\n    containers:\n",
+            "  spec:\n    priorityClassName: system-node-critical\n    containers:\n"
+        )
+    );
+    let objects: Vec<String> = outcome.files[0]
+        .changes
+        .iter()
+        .map(|c| format!("{} (reported as {})", c.object, c.reported_as))
+        .collect();
+    assert_eq!(
+        objects,
+        [
+            "kube-system/Pod/kube-multus-ds-fghij (reported as kube-system/DaemonSet/kube-multus-ds)",
+            "kube-system/Pod/kube-multus-ds-abcde (reported as kube-system/DaemonSet/kube-multus-ds)",
+        ]
+    );
+}
