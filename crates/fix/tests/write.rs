@@ -201,3 +201,12 @@ fn a_symlink_to_a_file_outside_the_inputs_is_not_written() {
     check_within(&Source::read(&inside).unwrap(), &[repo]).unwrap();
     check_within(&Source::stdin("a: 1\n".into()), &[]).unwrap();
 }
+
+#[test]
+fn standard_input_has_no_file_to_write() {
+    let err = write_atomic(&Source::stdin("a: 1\n".into()), "a: 2\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<stdin>: cannot write: standard input has no file; left as it was"
+    );
+}
