@@ -391,4 +391,17 @@ mod tests {
         );
         assert_eq!(relative(Path::new("/a"), Path::new("/a/x.yaml")), "x.yaml");
     }
+
+    #[test]
+    fn shell_words_are_quoted_only_when_the_shell_would_change_them() {
+        assert_eq!(shell_quote("kube-system"), "kube-system");
+        assert_eq!(
+            shell_quote("registry.k8s.io/pause:3.9_x"),
+            "registry.k8s.io/pause:3.9_x"
+        );
+        assert_eq!(shell_quote(""), "''", "an empty word must stay a word");
+        assert_eq!(shell_quote("web app"), "'web app'");
+        assert_eq!(shell_quote("$(reboot)"), "'$(reboot)'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
 }

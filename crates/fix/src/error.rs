@@ -85,3 +85,35 @@ fn describe(e: &io::Error) -> String {
         _ => e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(unix)]
+    fn io_errors_read_as_plain_words_after_the_file_name() {
+        // What open(2) gives (ENOENT, EACCES), not the OS's "(os error 2)" wording.
+        let read = |errno| FixError::Read {
+            file: "deploy/multus.yaml".into(),
+            source: io::Error::from_raw_os_error(errno),
+        };
+        assert_eq!(
+            read(2).to_string(),
+            "deploy/multus.yaml: cannot read it: no such file or directory"
+        );
+        assert_eq!(
+            read(13).to_string(),
+            "deploy/multus.yaml: cannot read it: permission denied"
+        );
+        let write = FixError::Write {
+            file: "deploy/multus.yaml".into(),
+            step: "rename the temporary file over it",
+            source: io::Error::other("disk quota exceeded"),
+        };
+        assert_eq!(
+            write.to_string(),
+            "deploy/multus.yaml: cannot rename the temporary file over it: disk quota exceeded; left as it was"
+        );
+    }
+}

@@ -278,6 +278,74 @@ mod tests {
     }
 
     #[test]
+    fn template_lines_above_the_spec_do_not_end_its_leading_scalars() {
+        let src = "kind: Pod\nmetadata:\n  {{- with .Values.podAnnotations }}\n  annotations:\n    {{- toYaml . | nindent 4 }}\n  {{- end }}\nspec:\n  hostNetwork: true\n  containers: []\n";
+        assert_eq!(
+            insert(src, Some(Dialect::Helm)),
+            src.replace(
+                "true\n",
+                "true\n  priorityClassName: system-node-critical\n"
+            )
+        );
+    }
+
+    #[test]
+    fn before_a_first_collection_goes_above_its_template_lines_but_not_above_a_blank_line() {
+        let src = "kind: Pod\nspec:\n  {{- include \"common.images.renderPullSecrets\" (dict \"images\" (list .Values.image) \"context\" $) | nindent 2 }}\n  containers: []\n";
+        assert_eq!(
+            insert(src, Some(Dialect::Helm)),
+            src.replace(
+                "spec:\n",
+                "spec:\n  priorityClassName: system-node-critical\n"
+            )
+        );
+        assert_eq!(
+            insert("kind: Pod\nspec:\n\n  containers: []\n", None),
+            "kind: Pod\nspec:\n\n  priorityClassName: system-node-critical\n  containers: []\n"
+        );
+    }
+
+    #[test]
+    fn flow_mappings_keep_a_compact_separator_but_not_a_spaced_one() {
+        assert_eq!(
+            insert("{\"kind\":\"Pod\",\"spec\":{\"containers\":[]}}", None),
+            "{\"kind\":\"Pod\",\"spec\":{\"priorityClassName\":\"system-node-critical\", \"containers\":[]}}"
+        );
+        // Jackson's pretty printer writes ` : `.
+        assert_eq!(
+            insert(
+                "{\n  \"kind\" : \"Pod\",\n  \"spec\" : {\n    \"containers\" : [ ]\n  }\n}\n",
+                None
+            ),
+            "{\n  \"kind\" : \"Pod\",\n  \"spec\" : {\n    \"priorityClassName\": \"system-node-critical\",\n    \"containers\" : [ ]\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_class_from_a_template_expression_is_not_replaced_by_a_name() {
+        let value = NewValue::Class("system-node-critical".into());
+        for (src, dialect) in [
+            (
+                "kind: Pod\nspec:\n  priorityClassName: {{ .Values.priorityClassName }}\n",
+                Dialect::Helm,
+            ),
+            (
+                "kind: Pod\nspec:\n  priorityClassName: \"{% if ha %}system-cluster-critical{% else %}system-node-critical{% endif %}\"\n",
+                Dialect::Jinja,
+            ),
+        ] {
+            let text = Text::new(src, Some(dialect));
+            let parsed = parse(&text, &"t.yaml".into(), None).unwrap();
+            let spec = parsed.sites[0].spec.as_ref().unwrap();
+            let err = replace_class(&text, spec.entry(CLASS_KEY).unwrap(), &value).unwrap_err();
+            assert!(
+                err.starts_with("the class comes from a template expression"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
     fn replacing_keeps_the_quotes_and_the_comment() {
         let value = NewValue::Class("system-node-critical".into());
         let replace = |src: &str| {
@@ -292,6 +360,44 @@ mod tests {
         assert_eq!(
             replace("kind: Pod\nspec: {priorityClassName: 'low', containers: []}\n"),
             "kind: Pod\nspec: {priorityClassName: 'system-node-critical', containers: []}\n"
+        );
+    }
+
+    #[test]
+    fn a_quoted_class_ends_at_its_closing_quote_not_at_an_escaped_one() {
+        let value = NewValue::Class("system-node-critical".into());
+        let replace = |src: &str| {
+            edit(src, None, |t, s| {
+                replace_class(t, s.entry(CLASS_KEY).unwrap(), &value).unwrap()
+            })
+        };
+        assert_eq!(
+            replace("kind: Pod\nspec:\n  priorityClassName: 'ops''s'  # why\n"),
+            "kind: Pod\nspec:\n  priorityClassName: 'system-node-critical'  # why\n"
+        );
+        assert_eq!(
+            replace("kind: Pod\nspec:\n  priorityClassName: \"ops\\\"s\"  # why\n"),
+            "kind: Pod\nspec:\n  priorityClassName: \"system-node-critical\"  # why\n"
+        );
+    }
+
+    #[test]
+    fn removing_priority_keeps_the_neighbours_bytes() {
+        let remove = |src: &str| {
+            edit(src, None, |t, s| {
+                remove_priority(t, s, s.entry(PRIORITY_KEY).unwrap()).unwrap()
+            })
+        };
+        // The last line, after a line ending in LF in a file that also has CRLF: only the LF
+        // before it goes.
+        assert_eq!(
+            remove("kind: Pod\r\nspec:\n  containers: []\n  priority: 5"),
+            "kind: Pod\r\nspec:\n  containers: []"
+        );
+        // First in a flow mapping that starts on the `spec:` line: that line stays.
+        assert_eq!(
+            remove("kind: Pod\nspec: {priority: 5,\n  containers: []}\n"),
+            "kind: Pod\nspec: {containers: []}\n"
         );
     }
 

@@ -147,3 +147,39 @@ impl Source {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_content_compares_every_block_and_the_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multus.yaml");
+        // More than two 64 KiB blocks, so the comparison must go on past the first.
+        let text: Vec<u8> = b"      - name: kube-multus\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(150_000)
+            .collect();
+        std::fs::write(&path, &text).unwrap();
+        let file = File::open(&path).unwrap();
+        assert!(same_content(&file, &text).unwrap());
+        assert!(
+            !same_content(&file, &text[..text.len() - 1]).unwrap(),
+            "shorter"
+        );
+        let longer = [text.as_slice(), b"\n"].concat();
+        assert!(!same_content(&file, &longer).unwrap(), "longer");
+        let mut other = text.clone();
+        other[140_000] = b'X';
+        assert!(
+            !same_content(&file, &other).unwrap(),
+            "a byte in the last block"
+        );
+        let empty = dir.path().join("empty.yaml");
+        std::fs::write(&empty, "").unwrap();
+        assert!(same_content(&File::open(&empty).unwrap(), b"").unwrap());
+    }
+}

@@ -197,10 +197,122 @@ mod tests {
     use super::*;
 
     fn set(values: &str, keys: &[&str]) -> Result<String, Unfixable> {
+        set_or_replace(values, keys, false)
+    }
+
+    fn set_or_replace(values: &str, keys: &[&str], replace: bool) -> Result<String, Unfixable> {
         let text = Text::new(values, None);
         let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-        let edits = set_default(&text, &keys, "system-node-critical", false)?;
+        let edits = set_default(&text, &keys, "system-node-critical", replace)?;
         Ok(crate::edit::apply(text.body(), edits.into_iter().collect()).unwrap())
+    }
+
+    #[test]
+    fn null_and_empty_values_are_filled_in_their_own_style() {
+        let key = ["speaker", "priorityClassName"];
+        for (before, after) in [
+            ("~  # c", "system-node-critical  # c"),
+            ("null  # c", "system-node-critical  # c"),
+            ("\"\"", "\"system-node-critical\""),
+            ("''", "'system-node-critical'"),
+            ("system-node-critical  # c", "system-node-critical  # c"),
+        ] {
+            assert_eq!(
+                set(&format!("speaker:\n  priorityClassName: {before}\n"), &key).unwrap(),
+                format!("speaker:\n  priorityClassName: {after}\n"),
+                "{before}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_class_the_audit_judged_is_replaced_in_its_own_style() {
+        let key = ["speaker", "priorityClassName"];
+        for (before, after) in [
+            ("system-cluster-critical", "system-node-critical"),
+            ("\"system-cluster-critical\"", "\"system-node-critical\""),
+            ("'system-cluster-critical'", "'system-node-critical'"),
+        ] {
+            let values = format!("speaker:\n  priorityClassName: {before}\n");
+            assert_eq!(
+                set_or_replace(&values, &key, true).unwrap(),
+                format!("speaker:\n  priorityClassName: {after}\n")
+            );
+            assert_eq!(
+                set(&values, &key).unwrap_err(),
+                format!(
+                    "values.yaml sets speaker.priorityClassName to \"system-cluster-critical\"; left as it is"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn keys_under_missing_or_nested_mappings() {
+        assert_eq!(
+            set(
+                "controller:\n  image: x\n",
+                &["speaker", "priorityClassName"]
+            )
+            .unwrap(),
+            "controller:\n  image: x\nspeaker:\n  priorityClassName: system-node-critical\n"
+        );
+        assert_eq!(
+            set(
+                "speaker:\n  pod:\n    image: x\n",
+                &["speaker", "pod", "priorityClassName"]
+            )
+            .unwrap(),
+            "speaker:\n  pod:\n    priorityClassName: system-node-critical\n    image: x\n"
+        );
+        assert_eq!(
+            set("", &["priorityClassName"]).unwrap(),
+            "priorityClassName: system-node-critical\n"
+        );
+    }
+
+    #[test]
+    fn values_it_cannot_edit_say_why() {
+        let key = ["speaker", "priorityClassName"];
+        assert_eq!(
+            set("speaker: enabled\n", &key).unwrap_err(),
+            "values.yaml has no mapping for speaker.priorityClassName; add it by hand"
+        );
+        assert_eq!(
+            set("speaker:\n  priorityClassName: [a]\n", &key).unwrap_err(),
+            "values.yaml has a collection at speaker.priorityClassName; set it by hand"
+        );
+        assert_eq!(
+            set("speaker: {image: x}\n", &key).unwrap_err(),
+            "values.yaml writes the mapping for priorityClassName in flow style; add `priorityClassName: system-node-critical` by hand"
+        );
+        assert!(
+            set("speaker: [\n", &key)
+                .unwrap_err()
+                .starts_with("values.yaml does not parse (line ")
+        );
+    }
+
+    #[test]
+    fn the_values_file_of_a_template_and_the_keys_of_an_expression() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart = dir.path().join("metallb");
+        std::fs::create_dir_all(chart.join("templates/speaker")).unwrap();
+        let template = chart.join("templates/speaker/daemonset.yaml");
+        assert_eq!(values_file(&template), None, "no values.yaml yet");
+        std::fs::write(chart.join("values.yaml"), "").unwrap();
+        assert_eq!(values_file(&template), Some(chart.join("values.yaml")));
+        assert_eq!(
+            values_file(&chart.join("values.yaml")),
+            None,
+            "not a template"
+        );
+        assert_eq!(
+            values_keys("{{ .Values.speaker_1.priorityClassName }}"),
+            Some(vec!["speaker_1".into(), "priorityClassName".into()])
+        );
+        assert_eq!(values_keys("{{ .Release.Name }}"), None);
+        assert_eq!(values_keys("{{ .Values. }}"), None);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! since it was read is left alone. (Failing renames and crashes are injected through the
 //! binary, in crates/cli/tests/fix_crash.rs, since they need a process of their own.)
 
-use pg_fix::{FixError, Source, TEMP_MARKER, write_atomic};
+use pg_fix::{FixError, Source, TEMP_MARKER, check_within, write_atomic};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -127,5 +127,86 @@ fn names_with_control_characters_are_shown_escaped_in_errors() {
     assert!(
         message.contains("\\n::error file=README.md::pwned.yaml\""),
         "{message}"
+    );
+}
+
+#[test]
+fn a_missing_file_is_one_line_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multus.yaml");
+    let message = Source::read(&path).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{}: cannot read it: no such file or directory",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn utf16_and_invalid_utf8_are_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "le.yaml",
+            b"\xff\xfek\x00i\x00n\x00d\x00",
+            "UTF-16 text, which fix does not write",
+        ),
+        (
+            "be.yaml",
+            b"\xfe\xff\x00k\x00i\x00n\x00d",
+            "UTF-16 text, which fix does not write",
+        ),
+        ("latin1.yaml", b"name: caf\xe9\n", "invalid UTF-8"),
+    ];
+    for (name, bytes, reason) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let message = Source::read(&path).unwrap_err().to_string();
+        assert!(
+            message.starts_with(&format!("{}: {reason}", path.display())),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_symlink_to_a_file_outside_the_inputs_is_not_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, elsewhere) = (dir.path().join("repo"), dir.path().join("elsewhere"));
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let target = elsewhere.join("multus.yaml");
+    std::fs::write(&target, "a: 1\n").unwrap();
+    let inside = repo.join("coredns.yaml");
+    std::fs::write(&inside, "a: 1\n").unwrap();
+    let link = repo.join("multus.yaml");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    let source = Source::read(&link).unwrap();
+    let err = check_within(&source, std::slice::from_ref(&repo)).unwrap_err();
+    assert!(matches!(err, FixError::OutsideInputs { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: a symlink to {}, outside the paths given; not written (name the link or its target to fix it); left as it was",
+            link.display(),
+            std::fs::canonicalize(&target).unwrap().display()
+        )
+    );
+    // Named itself, or with its target's directory, the link is an input.
+    check_within(&source, std::slice::from_ref(&link)).unwrap();
+    check_within(&source, &[repo.clone(), elsewhere]).unwrap();
+    check_within(&Source::read(&inside).unwrap(), &[repo]).unwrap();
+    check_within(&Source::stdin("a: 1\n".into()), &[]).unwrap();
+}
+
+#[test]
+fn standard_input_has_no_file_to_write() {
+    let err = write_atomic(&Source::stdin("a: 1\n".into()), "a: 2\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<stdin>: cannot write: standard input has no file; left as it was"
     );
 }

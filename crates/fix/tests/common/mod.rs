@@ -3,7 +3,7 @@
 
 use pg_catalog::{Catalog, Policy};
 use pg_checks::Config;
-use pg_fix::{Fixer, Options, Outcome, Source};
+use pg_fix::{Change, Fixer, Note, Options, Outcome, Source};
 use pg_model::Finding;
 use pg_sources::Input;
 use std::path::{Path, PathBuf};
@@ -26,8 +26,13 @@ pub fn audit(paths: &[PathBuf]) -> Vec<Finding> {
     pg_checks::audit(&loaded.objects, &Catalog::builtin(), &config).findings
 }
 
-/// Fixes `paths` (files or directories) in memory.
-pub fn fix(paths: &[PathBuf], opts: Options) -> Outcome {
+/// Loads and audits `paths` (files or directories) as the CLI does, then hands `then` a fixer
+/// and the findings.
+fn with_fixer<T>(
+    paths: &[PathBuf],
+    opts: Options,
+    then: impl FnOnce(&Fixer, &[Finding]) -> T,
+) -> T {
     let inputs: Vec<Input> = paths.iter().cloned().map(Input::Path).collect();
     let loaded = pg_sources::load(&inputs, &pg_sources::Options::default());
     assert!(
@@ -39,8 +44,23 @@ pub fn fix(paths: &[PathBuf], opts: Options) -> Outcome {
     let config = Config::new(false, &Policy::default());
     let findings = pg_checks::audit(&loaded.objects, &catalog, &config).findings;
     let fixer = Fixer::new(&loaded.objects, &catalog, &config, opts);
-    let plan = fixer.plan(&findings, |name| Source::read(Path::new(name)));
-    fixer.apply(plan)
+    then(&fixer, &findings)
+}
+
+/// Fixes `paths` (files or directories) in memory.
+pub fn fix(paths: &[PathBuf], opts: Options) -> Outcome {
+    with_fixer(paths, opts, |fixer, findings| {
+        fixer.apply(fixer.plan(findings, |name| Source::read(Path::new(name))))
+    })
+}
+
+/// The changes `fix --emit` renders for `paths`, and the notes of the findings left alone.
+pub fn planned(paths: &[PathBuf], opts: Options) -> (Vec<Change>, Vec<Note>) {
+    with_fixer(paths, opts, |fixer, findings| {
+        let plan = fixer.plan(findings, |name| Source::read(Path::new(name)));
+        assert!(plan.errors.is_empty(), "{:?}", plan.errors);
+        (plan.changes().cloned().collect(), plan.notes)
+    })
 }
 
 /// Fixes one file and returns its text before and after (panics on errors).
