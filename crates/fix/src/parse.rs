@@ -196,7 +196,7 @@ fn spec_of(tree: &Tree, root: NodeId, kind: WorkloadKind, text: &Text) -> Option
 
 /// Where a node ends. The parser's end of a quoted scalar in block context runs on over
 /// trailing spaces and a comment (`"x"  # why`), so quoted scalars are measured here.
-fn end_of(text: &Text, tree: &Tree, id: NodeId) -> Pos {
+pub(crate) fn end_of(text: &Text, tree: &Tree, id: NodeId) -> Pos {
     let node = tree.node(id);
     let quote = match &node.kind {
         NodeKind::Scalar {

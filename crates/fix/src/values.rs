@@ -107,7 +107,7 @@ fn fill(
             "values.yaml has a collection at {dotted}; set it by hand"
         ));
     };
-    let range = text.offset(node.start)..text.offset(node.end);
+    let range = text.offset(node.start)..text.offset(crate::parse::end_of(text, tree, value));
     let new = match style {
         _ if v == class => return Ok(None),
         ScalarStyle::Plain if v.is_empty() => {
@@ -215,6 +215,8 @@ mod tests {
             ("null  # c", "system-node-critical  # c"),
             ("\"\"", "\"system-node-critical\""),
             ("''", "'system-node-critical'"),
+            ("\"\"  # c", "\"system-node-critical\"  # c"),
+            ("''  # c", "'system-node-critical'  # c"),
             ("system-node-critical  # c", "system-node-critical  # c"),
         ] {
             assert_eq!(
@@ -232,6 +234,10 @@ mod tests {
             ("system-cluster-critical", "system-node-critical"),
             ("\"system-cluster-critical\"", "\"system-node-critical\""),
             ("'system-cluster-critical'", "'system-node-critical'"),
+            (
+                "\"system-cluster-critical\"  # why",
+                "\"system-node-critical\"  # why",
+            ),
         ] {
             let values = format!("speaker:\n  priorityClassName: {before}\n");
             assert_eq!(
