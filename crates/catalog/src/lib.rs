@@ -655,4 +655,221 @@ mod tests {
             .insert("no-such-id".into(), SeverityOverride::Off);
         assert!(matches!(c.apply(&policy), Err(CatalogError::UnknownId(_))));
     }
+
+    /// A policy file may be exactly [`MAX_POLICY_BYTES`] long (all of it read: the last byte
+    /// counts), not one byte more.
+    #[test]
+    fn a_policy_file_of_max_policy_bytes_is_read_whole_and_one_byte_more_is_refused() {
+        let path = std::env::temp_dir().join(format!("pg-size-{}.yaml", std::process::id()));
+        // Padding in a comment, then a setting whose last byte changes its meaning.
+        let tail = "\nchecks:\n  no-priority: info";
+        let padding = MAX_POLICY_BYTES as usize - tail.len() - 2;
+        let at_limit = format!("# {}{tail}", "x".repeat(padding));
+        assert_eq!(at_limit.len() as u64, MAX_POLICY_BYTES);
+        std::fs::write(&path, &at_limit).unwrap();
+        let read = Policy::from_file(&path);
+        std::fs::write(&path, format!("{at_limit}\n")).unwrap();
+        let over = Policy::from_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read.unwrap().checks.get(&CheckId::NoPriority),
+            Some(&SeverityOverride::Info)
+        );
+        let err = over.unwrap_err().to_string();
+        assert!(
+            err.ends_with(": larger than 4 MiB; a policy file is a few lines of YAML"),
+            "{err}"
+        );
+    }
+
+    fn policy_entry(yaml: &str) -> Entry {
+        pg_yaml::from_str(yaml).unwrap()
+    }
+
+    /// Entries without `args` are fine with or without images (MetalLB's speaker by its name
+    /// only), and `args` with images too; only `args` without images is refused.
+    #[test]
+    fn a_policy_entry_needs_images_only_when_it_has_args() {
+        let path = std::env::temp_dir().join(format!("pg-entries-{}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "components:
+  - id: site-speaker
+    name: MetalLB speaker (site build)
+    role: node-agent
+    names: [speaker]
+    namespaces: [metallb-system]
+  - id: site-longhorn
+    name: Longhorn manager (mirror)
+    role: node-agent
+    images: [mirror.example.com/longhornio/longhorn-manager]
+    args: [longhorn-manager daemon]
+",
+        )
+        .unwrap();
+        let policy = Policy::from_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        let ids: Vec<String> = policy
+            .unwrap()
+            .components
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["site-speaker", "site-longhorn"]);
+    }
+
+    /// A policy entry is tried before every built-in one whatever its patterns: its label
+    /// beats the built-in entry's exact image.
+    #[test]
+    fn a_policy_entry_wins_over_more_specific_builtin_patterns() {
+        let multus = || {
+            let mut w = daemonset(
+                "kube-multus-ds",
+                "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0-thick",
+                None,
+            );
+            std::sync::Arc::make_mut(&mut w.pod).labels = vec![("app".into(), "multus".into())];
+            w
+        };
+        let mut c = Catalog::builtin();
+        assert_eq!(c.classify(&multus()).unwrap().id, "multus");
+        c.extend(&[policy_entry(
+            "id: multus-thick
+name: Multus CNI (thick plugin)
+role: node-agent
+labels: [app=multus]
+",
+        )]);
+        let m = c.classify(&multus()).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("multus-thick", "label app=multus")
+        );
+    }
+
+    /// Each rule holds the patterns of one specificity only (images with their `args`; one
+    /// rule for all the `*` patterns of an entry), and an entry's rules hold all its patterns:
+    /// the admission policies generated from the rules test them in this order.
+    #[test]
+    fn each_rule_holds_one_kind_of_pattern_and_an_entrys_rules_hold_all_of_its() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: powerflex-csi-node
+name: Dell PowerFlex CSI node plugin
+role: node-agent
+images: [dellemc/csi-vxflexos]
+args: [\"!*--leader-election*\"]
+names: [vxflexos-node]
+containers: [driver]
+labels: [app=vxflexos-node]
+host_paths: [/var/lib/kubelet/plugins/vxflexos.emc.dell.com]
+",
+        )]);
+        assert!(c.rules().len() > c.entries().len());
+        for rule in c.rules() {
+            let kinds = [
+                &rule.images,
+                &rule.names,
+                &rule.containers,
+                &rule.labels,
+                &rule.host_paths,
+            ];
+            // `*` patterns share one specificity, whatever they match.
+            let globs_only = kinds.iter().all(|p| p.iter().all(|p| p.contains('*')));
+            let kinds = kinds.iter().filter(|p| !p.is_empty()).count();
+            assert!(kinds == 1 || kinds > 1 && globs_only, "{rule:#?}");
+            assert!(rule.args.is_empty() || !rule.images.is_empty(), "{rule:#?}");
+        }
+        for e in c.entries() {
+            let rules: Vec<&Entry> = c.rules().iter().filter(|r| r.id == e.id).collect();
+            let all = |field: fn(&Entry) -> &Vec<String>| {
+                let mut got: Vec<&String> = rules.iter().flat_map(|r| field(r)).collect();
+                let mut want: Vec<&String> = field(e).iter().collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{}", e.id);
+            };
+            all(|e| &e.images);
+            all(|e| &e.names);
+            all(|e| &e.containers);
+            all(|e| &e.labels);
+            all(|e| &e.host_paths);
+            for r in rules.iter().filter(|r| !r.images.is_empty()) {
+                assert_eq!(r.args, e.args, "{}", e.id);
+            }
+        }
+    }
+
+    /// Exact image rules are tried longest repository first (`rocm/k8s-device-plugin` before
+    /// any one-segment image), whatever the entry order.
+    #[test]
+    fn exact_images_are_tried_longest_repository_first() {
+        let segments: Vec<usize> = Catalog::builtin()
+            .rules()
+            .iter()
+            .filter(|r| r.images.first().is_some_and(|p| !p.contains('*')))
+            .map(|r| r.images[0].split('/').count())
+            .collect();
+        assert!(segments.windows(2).all(|w| w[0] >= w[1]), "{segments:?}");
+        assert!(segments.first() > segments.last(), "{segments:?}");
+    }
+
+    /// `kinds` counts a pod as the kind of its owner: a policy entry for DaemonSets recognises
+    /// the DaemonSet's pods (by the owner's name), not a bare Pod of the same name.
+    #[test]
+    fn a_pod_counts_as_its_owners_kind() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: site-log-shipper
+name: Fluent Bit (this site ships audit logs with it)
+role: node-agent
+kinds: [DaemonSet]
+names: [fluent-bit]
+namespaces: [logging]
+",
+        )]);
+        let image = "cr.fluentbit.io/fluent/fluent-bit:4.0.3";
+        let mut pod = daemonset("fluent-bit-5xq8t", image, None);
+        pod.kind = WorkloadKind::Pod;
+        pod.namespace = Some("logging".into());
+        pod.owner = Some(pg_model::OwnerRef {
+            kind: "DaemonSet".into(),
+            name: "fluent-bit".into(),
+        });
+        let m = c.classify(&pod).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("site-log-shipper", "name fluent-bit")
+        );
+        // Owned by something that is no workload kind: judged as a Pod.
+        pod.owner.as_mut().unwrap().kind = "FluentBit".into();
+        assert_eq!(c.classify(&pod), None);
+        pod.owner = None;
+        pod.name = "fluent-bit".into();
+        assert_eq!(c.classify(&pod), None);
+    }
+
+    /// A name matched by a `*` pattern says so: it is a weaker match than an exact one.
+    #[test]
+    fn a_glob_match_names_its_pattern() {
+        let c = Catalog::builtin();
+        let templated = "{{ .Values.image.repository }}:{{ .Values.image.tag }}";
+        let m = c
+            .classify(&daemonset("kube-multus-ds-amd64", templated, None))
+            .unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            (
+                "multus",
+                "name kube-multus-ds-amd64 (pattern kube-multus-ds*)"
+            )
+        );
+        let m = c
+            .classify(&daemonset("kube-proxy", templated, None))
+            .unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("kube-proxy", "name kube-proxy")
+        );
+    }
 }
