@@ -872,4 +872,77 @@ namespaces: [logging]
             ("kube-proxy", "name kube-proxy")
         );
     }
+
+    /// Why entry `id` (built in, or `extra`) matches `w`, asked of that entry alone.
+    fn entry_matches(c: &Catalog, id: &str, w: &Workload) -> Option<String> {
+        c.entry(id).unwrap().matches(&entry::Subject::of(w))
+    }
+
+    fn with_pod(mut w: Workload, change: impl FnOnce(&mut PodSpecFacts)) -> Workload {
+        change(std::sync::Arc::make_mut(&mut w.pod));
+        w
+    }
+
+    /// A label pattern needs its key and its value: Calico's controllers are labelled
+    /// `k8s-app=calico-kube-controllers`, and `app.kubernetes.io/name=calico-node` is another key.
+    #[test]
+    fn a_label_pattern_matches_its_key_with_its_value() {
+        let c = Catalog::builtin();
+        let templated = "{{ .Values.calicoNode.image }}";
+        let labelled = |k: &str, v: &str| {
+            with_pod(daemonset("calico", templated, None), |p| {
+                p.labels = vec![(k.into(), v.into())];
+            })
+        };
+        let node = labelled("k8s-app", "calico-node");
+        assert_eq!(
+            entry_matches(&c, "calico-node", &node).as_deref(),
+            Some("label k8s-app=calico-node")
+        );
+        let controllers = labelled("k8s-app", "calico-kube-controllers");
+        assert_eq!(entry_matches(&c, "calico-node", &controllers), None);
+        let other_key = labelled("app.kubernetes.io/name", "calico-node");
+        assert_eq!(entry_matches(&c, "calico-node", &other_key), None);
+    }
+
+    /// Host paths count at or under the entry's paths, and only on the host network when the
+    /// entry says so (the built-in `cni-agent`); a policy entry without `host_network` takes any
+    /// pod mounting them (a CSI node plugin's own directory).
+    #[test]
+    fn host_paths_count_at_or_under_the_entrys_and_on_the_host_network_if_asked() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: powerflex-csi-node
+name: Dell PowerFlex CSI node plugin
+role: node-agent
+host_paths: [/var/lib/kubelet/plugins/vxflexos.emc.dell.com]
+",
+        )]);
+        let agent = |host_network: bool, path: &str| {
+            with_pod(daemonset("net-agent", "example.org/agent:1", None), |p| {
+                p.host_network = host_network;
+                p.host_paths = vec![path.into()];
+            })
+        };
+        let cni = |w: &Workload| entry_matches(&c, "cni-agent", w);
+        assert_eq!(
+            cni(&agent(true, "/etc/cni/net.d")).as_deref(),
+            Some("hostNetwork + hostPath /etc/cni/net.d")
+        );
+        assert_eq!(
+            cni(&agent(true, "/opt/cni/bin/")).as_deref(),
+            Some("hostNetwork + hostPath /opt/cni/bin/")
+        );
+        assert_eq!(cni(&agent(false, "/etc/cni/net.d")), None);
+        assert_eq!(cni(&agent(true, "/etc/cni/net.d-backup")), None);
+        assert_eq!(cni(&agent(true, "/etc/cni")), None);
+
+        let plugin_dir = "/var/lib/kubelet/plugins/vxflexos.emc.dell.com/";
+        for host_network in [false, true] {
+            assert_eq!(
+                entry_matches(&c, "powerflex-csi-node", &agent(host_network, plugin_dir)),
+                Some(format!("hostPath {plugin_dir}"))
+            );
+        }
+    }
 }
