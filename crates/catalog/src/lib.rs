@@ -945,4 +945,138 @@ host_paths: [/var/lib/kubelet/plugins/vxflexos.emc.dell.com]
             );
         }
     }
+
+    /// What signal `id` saw in `w`, asked of that signal alone.
+    fn signal_sees(c: &Catalog, id: &str, w: &Workload) -> Option<String> {
+        let seen = c.signal(id).unwrap().matches(&entry::Subject::of(w), &[])?;
+        Some(seen.split(": ").next().unwrap().to_string())
+    }
+
+    fn mounting(path: &str, writable: bool) -> PodStructure {
+        PodStructure {
+            host_mounts: vec![pg_model::HostMount {
+                path: path.into(),
+                writable,
+            }],
+            containers: vec![ContainerStructure::default()],
+        }
+    }
+
+    /// A signal that asks for a writable mount (a CNI agent writes its config) refuses a
+    /// read-only one; one that does not ask takes either.
+    #[test]
+    fn only_a_signal_asking_for_a_writable_mount_refuses_a_read_only_one() {
+        let c = Catalog::builtin();
+        let csi = |writable| {
+            let structure = mounting("/var/lib/kubelet/plugins/smb.csi.k8s.io", writable);
+            daemonset("csi-smb-node", "example.org/smb:1", Some(structure))
+        };
+        for writable in [false, true] {
+            assert_eq!(
+                signal_sees(&c, "kubelet-plugin-registration", &csi(writable)).as_deref(),
+                Some("mounts hostPath /var/lib/kubelet/plugins/smb.csi.k8s.io")
+            );
+        }
+        let cni = |writable| {
+            let structure = mounting("/etc/cni/net.d", writable);
+            daemonset("cni-reader", "example.org/cni:1", Some(structure))
+        };
+        assert_eq!(
+            signal_sees(&c, "cni-config-writer", &cni(true)).as_deref(),
+            Some("mounts writable hostPath /etc/cni/net.d")
+        );
+        assert_eq!(signal_sees(&c, "cni-config-writer", &cni(false)), None);
+    }
+
+    /// The static pod signal takes a Pod no controller owns, read from a file: not a
+    /// DaemonSet with the same spec, nor a bare Pod read back from the cluster
+    /// (`kubectl node-shell`'s), nor a Pod a DaemonSet owns.
+    #[test]
+    fn a_static_pod_is_a_pod_from_a_file_that_no_controller_owns() {
+        let c = Catalog::builtin();
+        let haproxy = || {
+            let structure = mounting("/etc/haproxy", false);
+            let mut w = daemonset(
+                "haproxy-node-1",
+                "docker.io/library/haproxy:3.2",
+                Some(structure),
+            );
+            w.kind = WorkloadKind::Pod;
+            w
+        };
+        assert_eq!(
+            signal_sees(&c, "static-pod-manifest", &haproxy()).as_deref(),
+            Some(
+                "in namespace kube-system, a Pod no controller owns, mounts hostPath /etc/haproxy, hostNetwork"
+            )
+        );
+        let mut daemonset = haproxy();
+        daemonset.kind = WorkloadKind::DaemonSet;
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &daemonset), None);
+        let mut from_api = haproxy();
+        from_api.name = "nsenter-k2m8dq".into();
+        from_api.from_api = true;
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &from_api), None);
+        let mut owned = haproxy();
+        owned.owner = Some(pg_model::OwnerRef {
+            kind: "DaemonSet".into(),
+            name: "haproxy".into(),
+        });
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &owned), None);
+    }
+
+    /// A privileged container has every capability: it counts as adding the ones a signal
+    /// asks for (kube-router runs so, on the host network).
+    #[test]
+    fn a_privileged_container_has_the_capabilities_a_signal_asks_for() {
+        let c = Catalog::builtin();
+        let mut structure = PodStructure::default();
+        structure.containers.push(ContainerStructure {
+            privileged: true,
+            ..ContainerStructure::default()
+        });
+        let w = daemonset("bgp-agent", "example.org/bgp-agent:2", Some(structure));
+        assert_eq!(
+            signal_sees(&c, "host-network-admin", &w).as_deref(),
+            Some("hostNetwork, runs a privileged container")
+        );
+        let unprivileged = daemonset(
+            "bgp-agent",
+            "example.org/bgp-agent:2",
+            Some(mounting("/var/run/bird", true)),
+        );
+        assert_eq!(signal_sees(&c, "host-network-admin", &unprivileged), None);
+    }
+
+    /// A signal's `containers` match a container's name or its image's last path segment
+    /// (CSI's registrar sidecar is named either way).
+    #[test]
+    fn a_signals_containers_match_the_container_name_or_the_image() {
+        let signal: Signal = pg_yaml::from_str(
+            "id: csi-registrar
+name: CSI node plugin
+role: node-agent
+why: it registers a CSI driver with the kubelet
+source: https://kubernetes-csi.github.io/docs/node-driver-registrar.html
+containers: [csi-node-driver-registrar]
+",
+        )
+        .unwrap();
+        let registrar = |name: &str, image: &str| {
+            let mut w = daemonset("csi-node", "example.org/driver:1", None);
+            let pod = std::sync::Arc::make_mut(&mut w.pod);
+            pod.containers.push(Container {
+                name: name.into(),
+                image: image.into(),
+                ..pod.containers[0].clone()
+            });
+            w
+        };
+        let seen = |w: &Workload| signal.matches(&entry::Subject::of(w), &[]);
+        let image = "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0";
+        assert!(seen(&registrar("node-driver-registrar", image)).is_some());
+        let templated = "{{ .Values.image.registrar }}";
+        assert!(seen(&registrar("csi-node-driver-registrar", templated)).is_some());
+        assert_eq!(seen(&registrar("liveness-probe", templated)), None);
+    }
 }
