@@ -359,6 +359,16 @@ mod tests {
             repository("registry.k8s.io/kube-proxy:v1.34.0@sha256:ab"),
             Some("registry.k8s.io/kube-proxy")
         );
+        // A chart rendered with an empty registry: `{{ .Values.registry }}/kube-proxy:v1.34.1`.
+        assert_eq!(repository("/kube-proxy:v1.34.1"), Some("/kube-proxy"));
+        assert_eq!(repository("calico/node"), Some("calico/node"));
+        // Nothing to match: an empty image, or one left templated.
+        assert_eq!(repository(""), None);
+        assert_eq!(repository("@sha256:ab"), None);
+        assert_eq!(
+            repository("{{ .Values.image.repository }}:{{ .Values.image.tag }}"),
+            None
+        );
         assert!(repository_matches("calico/node", "quay.io/calico/node"));
         assert!(!repository_matches("calico/node", "quay.io/other/node"));
         assert!(!repository_matches("quay.io/calico/node", "calico/node"));
@@ -367,6 +377,18 @@ mod tests {
             "multus-cni",
             "ghcr.io/k8snetworkplumbingwg/multus-cni"
         ));
+    }
+
+    #[test]
+    fn host_paths_are_at_or_under_a_directory() {
+        assert!(at_or_under("/var/lib/kubelet", "/var/lib/kubelet"));
+        assert!(at_or_under("/var/lib/kubelet/", "/var/lib/kubelet"));
+        assert!(at_or_under(
+            "/var/lib/kubelet/plugins_registry",
+            "/var/lib/kubelet"
+        ));
+        assert!(!at_or_under("/var/lib/kubelet-plugins", "/var/lib/kubelet"));
+        assert!(!at_or_under("/var/lib", "/var/lib/kubelet"));
     }
 
     #[test]

@@ -655,4 +655,428 @@ mod tests {
             .insert("no-such-id".into(), SeverityOverride::Off);
         assert!(matches!(c.apply(&policy), Err(CatalogError::UnknownId(_))));
     }
+
+    /// A policy file may be exactly [`MAX_POLICY_BYTES`] long (all of it read: the last byte
+    /// counts), not one byte more.
+    #[test]
+    fn a_policy_file_of_max_policy_bytes_is_read_whole_and_one_byte_more_is_refused() {
+        let path = std::env::temp_dir().join(format!("pg-size-{}.yaml", std::process::id()));
+        // Padding in a comment, then a setting whose last byte changes its meaning.
+        let tail = "\nchecks:\n  no-priority: info";
+        let padding = MAX_POLICY_BYTES as usize - tail.len() - 2;
+        let at_limit = format!("# {}{tail}", "x".repeat(padding));
+        assert_eq!(at_limit.len() as u64, MAX_POLICY_BYTES);
+        std::fs::write(&path, &at_limit).unwrap();
+        let read = Policy::from_file(&path);
+        std::fs::write(&path, format!("{at_limit}\n")).unwrap();
+        let over = Policy::from_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            read.unwrap().checks.get(&CheckId::NoPriority),
+            Some(&SeverityOverride::Info)
+        );
+        let err = over.unwrap_err().to_string();
+        assert!(
+            err.ends_with(": larger than 4 MiB; a policy file is a few lines of YAML"),
+            "{err}"
+        );
+    }
+
+    fn policy_entry(yaml: &str) -> Entry {
+        pg_yaml::from_str(yaml).unwrap()
+    }
+
+    /// Entries without `args` are fine with or without images (MetalLB's speaker by its name
+    /// only), and `args` with images too; only `args` without images is refused.
+    #[test]
+    fn a_policy_entry_needs_images_only_when_it_has_args() {
+        let path = std::env::temp_dir().join(format!("pg-entries-{}.yaml", std::process::id()));
+        std::fs::write(
+            &path,
+            "components:
+  - id: site-speaker
+    name: MetalLB speaker (site build)
+    role: node-agent
+    names: [speaker]
+    namespaces: [metallb-system]
+  - id: site-longhorn
+    name: Longhorn manager (mirror)
+    role: node-agent
+    images: [mirror.example.com/longhornio/longhorn-manager]
+    args: [longhorn-manager daemon]
+",
+        )
+        .unwrap();
+        let policy = Policy::from_file(&path);
+        std::fs::remove_file(&path).unwrap();
+        let ids: Vec<String> = policy
+            .unwrap()
+            .components
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["site-speaker", "site-longhorn"]);
+    }
+
+    /// A policy entry is tried before every built-in one whatever its patterns: its label
+    /// beats the built-in entry's exact image.
+    #[test]
+    fn a_policy_entry_wins_over_more_specific_builtin_patterns() {
+        let multus = || {
+            let mut w = daemonset(
+                "kube-multus-ds",
+                "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0-thick",
+                None,
+            );
+            std::sync::Arc::make_mut(&mut w.pod).labels = vec![("app".into(), "multus".into())];
+            w
+        };
+        let mut c = Catalog::builtin();
+        assert_eq!(c.classify(&multus()).unwrap().id, "multus");
+        c.extend(&[policy_entry(
+            "id: multus-thick
+name: Multus CNI (thick plugin)
+role: node-agent
+labels: [app=multus]
+",
+        )]);
+        let m = c.classify(&multus()).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("multus-thick", "label app=multus")
+        );
+    }
+
+    /// Each rule holds the patterns of one specificity only (images with their `args`; one
+    /// rule for all the `*` patterns of an entry), and an entry's rules hold all its patterns:
+    /// the admission policies generated from the rules test them in this order.
+    #[test]
+    fn each_rule_holds_one_kind_of_pattern_and_an_entrys_rules_hold_all_of_its() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: powerflex-csi-node
+name: Dell PowerFlex CSI node plugin
+role: node-agent
+images: [dellemc/csi-vxflexos]
+args: [\"!*--leader-election*\"]
+names: [vxflexos-node]
+containers: [driver]
+labels: [app=vxflexos-node]
+host_paths: [/var/lib/kubelet/plugins/vxflexos.emc.dell.com]
+",
+        )]);
+        assert!(c.rules().len() > c.entries().len());
+        for rule in c.rules() {
+            let kinds = [
+                &rule.images,
+                &rule.names,
+                &rule.containers,
+                &rule.labels,
+                &rule.host_paths,
+            ];
+            // `*` patterns share one specificity, whatever they match.
+            let globs_only = kinds.iter().all(|p| p.iter().all(|p| p.contains('*')));
+            let kinds = kinds.iter().filter(|p| !p.is_empty()).count();
+            assert!(kinds == 1 || kinds > 1 && globs_only, "{rule:#?}");
+            assert!(rule.args.is_empty() || !rule.images.is_empty(), "{rule:#?}");
+        }
+        for e in c.entries() {
+            let rules: Vec<&Entry> = c.rules().iter().filter(|r| r.id == e.id).collect();
+            let all = |field: fn(&Entry) -> &Vec<String>| {
+                let mut got: Vec<&String> = rules.iter().flat_map(|r| field(r)).collect();
+                let mut want: Vec<&String> = field(e).iter().collect();
+                got.sort();
+                want.sort();
+                assert_eq!(got, want, "{}", e.id);
+            };
+            all(|e| &e.images);
+            all(|e| &e.names);
+            all(|e| &e.containers);
+            all(|e| &e.labels);
+            all(|e| &e.host_paths);
+            for r in rules.iter().filter(|r| !r.images.is_empty()) {
+                assert_eq!(r.args, e.args, "{}", e.id);
+            }
+        }
+    }
+
+    /// Exact image rules are tried longest repository first (`rocm/k8s-device-plugin` before
+    /// any one-segment image), whatever the entry order.
+    #[test]
+    fn exact_images_are_tried_longest_repository_first() {
+        let segments: Vec<usize> = Catalog::builtin()
+            .rules()
+            .iter()
+            .filter(|r| r.images.first().is_some_and(|p| !p.contains('*')))
+            .map(|r| r.images[0].split('/').count())
+            .collect();
+        assert!(segments.windows(2).all(|w| w[0] >= w[1]), "{segments:?}");
+        assert!(segments.first() > segments.last(), "{segments:?}");
+    }
+
+    /// `kinds` counts a pod as the kind of its owner: a policy entry for DaemonSets recognises
+    /// the DaemonSet's pods (by the owner's name), not a bare Pod of the same name.
+    #[test]
+    fn a_pod_counts_as_its_owners_kind() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: site-log-shipper
+name: Fluent Bit (this site ships audit logs with it)
+role: node-agent
+kinds: [DaemonSet]
+names: [fluent-bit]
+namespaces: [logging]
+",
+        )]);
+        let image = "cr.fluentbit.io/fluent/fluent-bit:4.0.3";
+        let mut pod = daemonset("fluent-bit-5xq8t", image, None);
+        pod.kind = WorkloadKind::Pod;
+        pod.namespace = Some("logging".into());
+        pod.owner = Some(pg_model::OwnerRef {
+            kind: "DaemonSet".into(),
+            name: "fluent-bit".into(),
+        });
+        let m = c.classify(&pod).unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("site-log-shipper", "name fluent-bit")
+        );
+        // Owned by something that is no workload kind: judged as a Pod.
+        pod.owner.as_mut().unwrap().kind = "FluentBit".into();
+        assert_eq!(c.classify(&pod), None);
+        pod.owner = None;
+        pod.name = "fluent-bit".into();
+        assert_eq!(c.classify(&pod), None);
+    }
+
+    /// A name matched by a `*` pattern says so: it is a weaker match than an exact one.
+    #[test]
+    fn a_glob_match_names_its_pattern() {
+        let c = Catalog::builtin();
+        let templated = "{{ .Values.image.repository }}:{{ .Values.image.tag }}";
+        let m = c
+            .classify(&daemonset("kube-multus-ds-amd64", templated, None))
+            .unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            (
+                "multus",
+                "name kube-multus-ds-amd64 (pattern kube-multus-ds*)"
+            )
+        );
+        let m = c
+            .classify(&daemonset("kube-proxy", templated, None))
+            .unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.matched_by.as_str()),
+            ("kube-proxy", "name kube-proxy")
+        );
+    }
+
+    /// Why entry `id` (built in, or `extra`) matches `w`, asked of that entry alone.
+    fn entry_matches(c: &Catalog, id: &str, w: &Workload) -> Option<String> {
+        c.entry(id).unwrap().matches(&entry::Subject::of(w))
+    }
+
+    fn with_pod(mut w: Workload, change: impl FnOnce(&mut PodSpecFacts)) -> Workload {
+        change(std::sync::Arc::make_mut(&mut w.pod));
+        w
+    }
+
+    /// A label pattern needs its key and its value: Calico's controllers are labelled
+    /// `k8s-app=calico-kube-controllers`, and `app.kubernetes.io/name=calico-node` is another key.
+    #[test]
+    fn a_label_pattern_matches_its_key_with_its_value() {
+        let c = Catalog::builtin();
+        let templated = "{{ .Values.calicoNode.image }}";
+        let labelled = |k: &str, v: &str| {
+            with_pod(daemonset("calico", templated, None), |p| {
+                p.labels = vec![(k.into(), v.into())];
+            })
+        };
+        let node = labelled("k8s-app", "calico-node");
+        assert_eq!(
+            entry_matches(&c, "calico-node", &node).as_deref(),
+            Some("label k8s-app=calico-node")
+        );
+        let controllers = labelled("k8s-app", "calico-kube-controllers");
+        assert_eq!(entry_matches(&c, "calico-node", &controllers), None);
+        let other_key = labelled("app.kubernetes.io/name", "calico-node");
+        assert_eq!(entry_matches(&c, "calico-node", &other_key), None);
+    }
+
+    /// Host paths count at or under the entry's paths, and only on the host network when the
+    /// entry says so (the built-in `cni-agent`); a policy entry without `host_network` takes any
+    /// pod mounting them (a CSI node plugin's own directory).
+    #[test]
+    fn host_paths_count_at_or_under_the_entrys_and_on_the_host_network_if_asked() {
+        let mut c = Catalog::builtin();
+        c.extend(&[policy_entry(
+            "id: powerflex-csi-node
+name: Dell PowerFlex CSI node plugin
+role: node-agent
+host_paths: [/var/lib/kubelet/plugins/vxflexos.emc.dell.com]
+",
+        )]);
+        let agent = |host_network: bool, path: &str| {
+            with_pod(daemonset("net-agent", "example.org/agent:1", None), |p| {
+                p.host_network = host_network;
+                p.host_paths = vec![path.into()];
+            })
+        };
+        let cni = |w: &Workload| entry_matches(&c, "cni-agent", w);
+        assert_eq!(
+            cni(&agent(true, "/etc/cni/net.d")).as_deref(),
+            Some("hostNetwork + hostPath /etc/cni/net.d")
+        );
+        assert_eq!(
+            cni(&agent(true, "/opt/cni/bin/")).as_deref(),
+            Some("hostNetwork + hostPath /opt/cni/bin/")
+        );
+        assert_eq!(cni(&agent(false, "/etc/cni/net.d")), None);
+        assert_eq!(cni(&agent(true, "/etc/cni/net.d-backup")), None);
+        assert_eq!(cni(&agent(true, "/etc/cni")), None);
+
+        let plugin_dir = "/var/lib/kubelet/plugins/vxflexos.emc.dell.com/";
+        for host_network in [false, true] {
+            assert_eq!(
+                entry_matches(&c, "powerflex-csi-node", &agent(host_network, plugin_dir)),
+                Some(format!("hostPath {plugin_dir}"))
+            );
+        }
+    }
+
+    /// What signal `id` saw in `w`, asked of that signal alone.
+    fn signal_sees(c: &Catalog, id: &str, w: &Workload) -> Option<String> {
+        let seen = c.signal(id).unwrap().matches(&entry::Subject::of(w), &[])?;
+        Some(seen.split(": ").next().unwrap().to_string())
+    }
+
+    fn mounting(path: &str, writable: bool) -> PodStructure {
+        PodStructure {
+            host_mounts: vec![pg_model::HostMount {
+                path: path.into(),
+                writable,
+            }],
+            containers: vec![ContainerStructure::default()],
+        }
+    }
+
+    /// A signal that asks for a writable mount (a CNI agent writes its config) refuses a
+    /// read-only one; one that does not ask takes either.
+    #[test]
+    fn only_a_signal_asking_for_a_writable_mount_refuses_a_read_only_one() {
+        let c = Catalog::builtin();
+        let csi = |writable| {
+            let structure = mounting("/var/lib/kubelet/plugins/smb.csi.k8s.io", writable);
+            daemonset("csi-smb-node", "example.org/smb:1", Some(structure))
+        };
+        for writable in [false, true] {
+            assert_eq!(
+                signal_sees(&c, "kubelet-plugin-registration", &csi(writable)).as_deref(),
+                Some("mounts hostPath /var/lib/kubelet/plugins/smb.csi.k8s.io")
+            );
+        }
+        let cni = |writable| {
+            let structure = mounting("/etc/cni/net.d", writable);
+            daemonset("cni-reader", "example.org/cni:1", Some(structure))
+        };
+        assert_eq!(
+            signal_sees(&c, "cni-config-writer", &cni(true)).as_deref(),
+            Some("mounts writable hostPath /etc/cni/net.d")
+        );
+        assert_eq!(signal_sees(&c, "cni-config-writer", &cni(false)), None);
+    }
+
+    /// The static pod signal takes a Pod no controller owns, read from a file: not a
+    /// DaemonSet with the same spec, nor a bare Pod read back from the cluster
+    /// (`kubectl node-shell`'s), nor a Pod a DaemonSet owns.
+    #[test]
+    fn a_static_pod_is_a_pod_from_a_file_that_no_controller_owns() {
+        let c = Catalog::builtin();
+        let haproxy = || {
+            let structure = mounting("/etc/haproxy", false);
+            let mut w = daemonset(
+                "haproxy-node-1",
+                "docker.io/library/haproxy:3.2",
+                Some(structure),
+            );
+            w.kind = WorkloadKind::Pod;
+            w
+        };
+        assert_eq!(
+            signal_sees(&c, "static-pod-manifest", &haproxy()).as_deref(),
+            Some(
+                "in namespace kube-system, a Pod no controller owns, mounts hostPath /etc/haproxy, hostNetwork"
+            )
+        );
+        let mut daemonset = haproxy();
+        daemonset.kind = WorkloadKind::DaemonSet;
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &daemonset), None);
+        let mut from_api = haproxy();
+        from_api.name = "nsenter-k2m8dq".into();
+        from_api.from_api = true;
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &from_api), None);
+        let mut owned = haproxy();
+        owned.owner = Some(pg_model::OwnerRef {
+            kind: "DaemonSet".into(),
+            name: "haproxy".into(),
+        });
+        assert_eq!(signal_sees(&c, "static-pod-manifest", &owned), None);
+    }
+
+    /// A privileged container has every capability: it counts as adding the ones a signal
+    /// asks for (kube-router runs so, on the host network).
+    #[test]
+    fn a_privileged_container_has_the_capabilities_a_signal_asks_for() {
+        let c = Catalog::builtin();
+        let mut structure = PodStructure::default();
+        structure.containers.push(ContainerStructure {
+            privileged: true,
+            ..ContainerStructure::default()
+        });
+        let w = daemonset("bgp-agent", "example.org/bgp-agent:2", Some(structure));
+        assert_eq!(
+            signal_sees(&c, "host-network-admin", &w).as_deref(),
+            Some("hostNetwork, runs a privileged container")
+        );
+        let unprivileged = daemonset(
+            "bgp-agent",
+            "example.org/bgp-agent:2",
+            Some(mounting("/var/run/bird", true)),
+        );
+        assert_eq!(signal_sees(&c, "host-network-admin", &unprivileged), None);
+    }
+
+    /// A signal's `containers` match a container's name or its image's last path segment
+    /// (CSI's registrar sidecar is named either way).
+    #[test]
+    fn a_signals_containers_match_the_container_name_or_the_image() {
+        let signal: Signal = pg_yaml::from_str(
+            "id: csi-registrar
+name: CSI node plugin
+role: node-agent
+why: it registers a CSI driver with the kubelet
+source: https://kubernetes-csi.github.io/docs/node-driver-registrar.html
+containers: [csi-node-driver-registrar]
+",
+        )
+        .unwrap();
+        let registrar = |name: &str, image: &str| {
+            let mut w = daemonset("csi-node", "example.org/driver:1", None);
+            let pod = std::sync::Arc::make_mut(&mut w.pod);
+            pod.containers.push(Container {
+                name: name.into(),
+                image: image.into(),
+                ..pod.containers[0].clone()
+            });
+            w
+        };
+        let seen = |w: &Workload| signal.matches(&entry::Subject::of(w), &[]);
+        let image = "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0";
+        assert!(seen(&registrar("node-driver-registrar", image)).is_some());
+        let templated = "{{ .Values.image.registrar }}";
+        assert!(seen(&registrar("csi-node-driver-registrar", templated)).is_some());
+        assert_eq!(seen(&registrar("liveness-probe", templated)), None);
+    }
 }
