@@ -358,7 +358,7 @@ pub fn nominated_load(nominated: &[&Pod]) -> (Requests, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pg_model::snapshot::Quantity;
+    use pg_model::snapshot::{Container, LabelSelector, Quantity, Toleration};
 
     fn node(cpu: &str, mem: &str, pods: &str) -> Node {
         Node {
@@ -419,5 +419,194 @@ mod tests {
             static_filters(&p, &n),
             Fit::Unresolvable("node(s) had untolerated taint {dedicated: gpu}".into())
         );
+    }
+
+    #[test]
+    fn exactly_full_node_fits() {
+        // fitsRequest rejects only `len(Pods)+1 > allowedPodNumber` and `request > allocatable
+        // - requested`: a pod that takes the last pod slot, millicore and byte fits.
+        let n = node("2", "4Gi", "3");
+        assert_eq!(
+            resources_fit(&req(1000, 1 << 30), &n, &req(1000, 3 << 30), 2),
+            Fit::Fits
+        );
+    }
+
+    #[test]
+    fn an_unrequested_resource_is_not_checked_on_an_overcommitted_node() {
+        // fitsRequest checks a resource only when the pod requests more than 0 of it, so memory
+        // already over allocatable does not stop a cpu-only pod.
+        let n = node("2", "4Gi", "10");
+        assert_eq!(
+            resources_fit(&req(500, 0), &n, &req(0, 5 << 30), 1),
+            Fit::Fits
+        );
+    }
+
+    #[test]
+    fn unschedulable_node_admits_only_pods_tolerating_its_taint() {
+        // NodeUnschedulable: a cordoned node is UnschedulableAndUnresolvable unless the pod
+        // tolerates {node.kubernetes.io/unschedulable, NoSchedule}.
+        let mut n = node("2", "4Gi", "10");
+        n.unschedulable = true;
+        let mut p = Pod::default();
+        assert_eq!(
+            static_filters(&p, &n),
+            Fit::Unresolvable("node(s) were unschedulable".into())
+        );
+        p.tolerations.push(Toleration {
+            key: "node.kubernetes.io/unschedulable".into(),
+            operator: "Exists".into(),
+            effect: "NoSchedule".into(),
+            ..Default::default()
+        });
+        assert_eq!(static_filters(&p, &n), Fit::Fits);
+    }
+
+    #[test]
+    fn node_name_filter_accepts_only_the_named_node() {
+        // NodeName: a pod with spec.nodeName fits that node only.
+        let n = node("2", "4Gi", "10");
+        let mut p = Pod {
+            node_name: Some("n".into()),
+            ..Default::default()
+        };
+        assert_eq!(static_filters(&p, &n), Fit::Fits);
+        p.node_name = Some("m".into());
+        assert_eq!(
+            static_filters(&p, &n),
+            Fit::Unresolvable("node(s) didn't match the requested node name".into())
+        );
+    }
+
+    fn pod(name: &str, priority: i64, cpu: &str) -> Pod {
+        Pod {
+            namespace: "ns".into(),
+            name: name.into(),
+            priority,
+            labels: [("app".to_string(), "web".to_string())].into(),
+            containers: vec![Container {
+                name: "c".into(),
+                requests: [("cpu".to_string(), Quantity::parse(cpu).unwrap())].into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn nominated_to(mut p: Pod, node: &str) -> Pod {
+        p.nominated_node_name = Some(node.into());
+        p
+    }
+
+    fn keys(pods: &[&Pod]) -> Vec<String> {
+        pods.iter().map(|p| p.key()).collect()
+    }
+
+    #[test]
+    fn nominated_pods_of_equal_or_higher_priority_on_the_node_are_reserved() {
+        // addGEPriorityNominatedPods: the pods nominated to this node with
+        // `PodPriority(p) >= PodPriority(pod)` and another UID.
+        let me = nominated_to(pod("me", 100, "1"), "n");
+        let s = Snapshot::from_parts(
+            vec![],
+            vec![
+                nominated_to(pod("equal", 100, "1"), "n"),
+                nominated_to(pod("lower", 99, "1"), "n"),
+                nominated_to(pod("elsewhere", 200, "1"), "m"),
+                nominated_to(pod("higher", 200, "2"), "n"),
+                me.clone(),
+            ],
+            vec![],
+        );
+        let nominated = nominated_pods(&s, "n", &me);
+        assert_eq!(keys(&nominated), ["ns/equal", "ns/higher"]);
+        // They take room and a pod slot each.
+        assert_eq!(nominated_load(&nominated), (req(3000, 0), 2));
+        assert_eq!(nominated_load(&[]), (Requests::default(), 0));
+    }
+
+    fn zone_node(name: &str, zone: &str) -> Node {
+        let mut n = node("8", "8Gi", "110");
+        n.name = name.into();
+        n.labels.insert("zone".into(), zone.into());
+        n
+    }
+
+    /// A web pod spreading over `zone` with maxSkew 1.
+    fn spreading(honor_node_taints: bool) -> Pod {
+        let mut p = pod("new", 100, "1");
+        p.spread.push(SpreadConstraint {
+            max_skew: 1,
+            topology_key: "zone".into(),
+            selector: Some(LabelSelector {
+                match_labels: [("app".to_string(), "web".to_string())].into(),
+                ..Default::default()
+            }),
+            min_domains: 1,
+            honor_node_affinity: true,
+            honor_node_taints,
+        });
+        p
+    }
+
+    #[test]
+    fn spread_counts_nominated_pods_on_the_node() {
+        // RunFilterPluginsWithNominatedPods: the filter runs with the nominated pods added
+        // (PodTopologySpread's AddPod), and a failure then is final. Zone x would hold the
+        // nominated web pod and the new one, zone y none: skew 2 > 1.
+        let (a, b) = (zone_node("a", "x"), zone_node("b", "y"));
+        let loads = [
+            NodeLoad {
+                node: &a,
+                pods: vec![],
+            },
+            NodeLoad {
+                node: &b,
+                pods: vec![],
+            },
+        ];
+        let p = spreading(false);
+        let spread = Spread::new(&p, &loads);
+        assert_eq!(spread.fit(&a, &[], &[]), Fit::Fits);
+        let waiting = nominated_to(pod("waiting", 100, "1"), "a");
+        assert_eq!(
+            spread.fit(&a, &[&waiting], &[]),
+            Fit::Unschedulable(SPREAD_SKEW.into())
+        );
+    }
+
+    #[test]
+    fn node_taints_policy_decides_whether_a_tainted_node_makes_a_domain() {
+        // matchNodeInclusionPolicies: with nodeTaintsPolicy Honor a node whose NoSchedule taint
+        // the pod does not tolerate is no domain; with Ignore (the default) it is. Zone x holds
+        // one web pod, zone y's only node is tainted and empty.
+        let a = zone_node("a", "x");
+        let mut b = zone_node("b", "y");
+        b.taints.push(pg_model::snapshot::Taint {
+            key: "dedicated".into(),
+            value: "gpu".into(),
+            effect: "NoSchedule".into(),
+        });
+        let running = pod("running", 10, "1");
+        let loads = [
+            NodeLoad {
+                node: &a,
+                pods: vec![(&running, req(1000, 0))],
+            },
+            NodeLoad {
+                node: &b,
+                pods: vec![],
+            },
+        ];
+        // Ignore: the minimum is zone y's 0, and 1 + 1 - 0 > 1.
+        let ignore = spreading(false);
+        assert_eq!(
+            Spread::new(&ignore, &loads).fit(&a, &[], &[]),
+            Fit::Unschedulable(SPREAD_SKEW.into())
+        );
+        // Honor: zone x is the only domain, and 1 + 1 - 1 <= 1.
+        let honor = spreading(true);
+        assert_eq!(Spread::new(&honor, &loads).fit(&a, &[], &[]), Fit::Fits);
     }
 }
