@@ -846,6 +846,180 @@ mod tests {
         ));
     }
 
+    fn guarding(app: &str, disruptions_allowed: i64) -> Pdb {
+        Pdb {
+            namespace: "ns".into(),
+            name: app.into(),
+            selector: Some(LabelSelector {
+                match_labels: [("app".to_string(), app.to_string())].into(),
+                ..Default::default()
+            }),
+            disruptions_allowed,
+            from_status: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_budget_with_one_disruption_allowed_is_not_violated_by_one_victim() {
+        // filterPodsWithPDBViolation: a pod violates only when its budget goes below zero
+        // (`pdbsAllowed[i] < 0`); disruptionsAllowed 1 absorbs one victim, so the lower-priority
+        // pod goes as it would without a budget.
+        let s = Snapshot::from_parts(
+            vec![node("a", "2")],
+            vec![
+                pod("guarded", Some("a"), 10, "1", 1),
+                pod("free", Some("a"), 20, "1", 2),
+            ],
+            vec![guarding("guarded", 1)],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        assert_eq!(names(&p), ["ns/guarded"]);
+        assert!(matches!(
+            p.result,
+            Outcome::Preempts {
+                pdb_violations: 0,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn violating_and_other_victims_are_counted_and_sorted_by_importance() {
+        // SelectVictimsOnNode: numViolatingVictim counts the violating pods that could not be
+        // reprieved; with victims from both groups, they are sorted again by MoreImportantPod.
+        let s = Snapshot::from_parts(
+            vec![node("a", "2")],
+            vec![
+                pod("guarded", Some("a"), 10, "1", 1),
+                pod("free", Some("a"), 20, "1", 2),
+            ],
+            vec![guarding("guarded", 0)],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "2", 9));
+        assert_eq!(names(&p), ["ns/free", "ns/guarded"]);
+        assert_eq!(
+            p.victims()
+                .iter()
+                .map(|v| v.violates_pdb)
+                .collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert!(matches!(
+            p.result,
+            Outcome::Preempts {
+                pdb_violations: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn fewest_pdb_violations_comes_before_victim_priority() {
+        // pickOneNodeForPreemption's first score: -NumPDBViolations. Node a's victim has the
+        // lower priority but is guarded by a budget that allows no disruption.
+        let s = Snapshot::from_parts(
+            vec![node("a", "1"), node("b", "1")],
+            vec![
+                pod("guarded", Some("a"), 10, "1", 1),
+                pod("b50", Some("b"), 50, "1", 2),
+            ],
+            vec![guarding("guarded", 0)],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        let Outcome::Preempts {
+            node, decided_by, ..
+        } = &p.result
+        else {
+            panic!("{:?}", p.result)
+        };
+        assert_eq!(node, "b");
+        assert_eq!(decided_by.as_deref(), Some("fewest PDB violations"));
+    }
+
+    fn chosen(p: &Preemption) -> (&str, Option<&str>) {
+        let Outcome::Preempts {
+            node, decided_by, ..
+        } = &p.result
+        else {
+            panic!("{:?}", p.result)
+        };
+        (node, decided_by.as_deref())
+    }
+
+    #[test]
+    fn sum_of_priorities_offsets_each_victim_by_max_int32_plus_one() {
+        // pickOneNodeForPreemption adds MaxInt32+1 to every victim's priority so that fewer
+        // victims of the same negative priority make the smaller sum (down to MinInt32 + 1,
+        // which adds 1). Node a would lose two pods, node b one, all of the same priority.
+        for priority in [-1, i64::from(i32::MIN) + 1] {
+            let s = Snapshot::from_parts(
+                vec![node("a", "2"), node("b", "2")],
+                vec![
+                    pod("a1", Some("a"), priority, "1", 1),
+                    pod("a2", Some("a"), priority, "1", 2),
+                    pod("b1", Some("b"), priority, "2", 3),
+                ],
+                vec![],
+            );
+            let p = simulate(&s, &pod("new", None, 0, "2", 9));
+            assert_eq!(
+                chosen(&p),
+                ("b", Some("smallest sum of victim priorities")),
+                "priority {priority}"
+            );
+        }
+    }
+
+    #[test]
+    fn fewest_victims_breaks_a_tie_of_sums() {
+        // With the MaxInt32+1 offset, a victim at the lowest priority adds 0: node b's two
+        // victims (0 and MinInt32) sum to node a's one (0), and the fewer victims win.
+        let s = Snapshot::from_parts(
+            vec![node("a", "2"), node("b", "2")],
+            vec![
+                pod("a0", Some("a"), 0, "2", 1),
+                pod("b0", Some("b"), 0, "1", 2),
+                pod("bmin", Some("b"), i64::from(i32::MIN), "1", 3),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 1, "2", 9));
+        assert_eq!(chosen(&p), ("a", Some("fewest victims")));
+    }
+
+    #[test]
+    fn pod_count_limit_is_preempted_for_and_counts_nominated_pods() {
+        // NodeResourcesFit's `len(nodeInfo.Pods)+1 > allowedPodNumber` is Unschedulable: with
+        // 2 pods allowed and 2 running, the lower-priority one goes.
+        let mut a = node("a", "8");
+        a.allocatable
+            .insert("pods".into(), Quantity::parse("2").unwrap());
+        let s = Snapshot::from_parts(
+            vec![a.clone()],
+            vec![
+                pod("p10", Some("a"), 10, "1", 1),
+                pod("p20", Some("a"), 20, "1", 2),
+            ],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        assert_eq!(p.nodes[0].fit, Fit::Unschedulable("Too many pods".into()));
+        assert_eq!(names(&p), ["ns/p10"]);
+        // A nominated pod of higher priority takes a slot too (it is added to the node
+        // before the filters run).
+        let mut waiting = pod("waiting", None, 200, "1", 3);
+        waiting.nominated_node_name = Some("a".into());
+        let s = Snapshot::from_parts(
+            vec![a],
+            vec![pod("p10", Some("a"), 10, "1", 1), waiting],
+            vec![],
+        );
+        let p = simulate(&s, &pod("new", None, 100, "1", 9));
+        assert_eq!(p.nodes[0].fit, Fit::Unschedulable("Too many pods".into()));
+        assert_eq!(names(&p), ["ns/p10"]);
+    }
+
     #[test]
     fn above_100_potential_nodes_the_choice_is_a_sample() {
         assert_eq!(Sampling::of(100), None);
