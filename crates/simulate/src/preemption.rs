@@ -144,8 +144,8 @@ fn start_key(t: &Option<String>) -> (bool, &str) {
     (t.is_none(), t.as_deref().unwrap_or(""))
 }
 
-/// Whether the preemptor fits `load` minus `removed` (indices into `load.pods`), with the
-/// nominated pods the scheduler reserves room for.
+/// Whether the preemptor fits `load` minus the pods not `present`, with the nominated pods
+/// the scheduler adds to the node (their requests, host ports, labels and anti-affinity).
 struct Dry<'a> {
     load: &'a NodeLoad<'a>,
     /// Every node's load, for anti-affinity across a topology domain.
@@ -174,7 +174,8 @@ impl Dry<'_> {
             .iter()
             .zip(present)
             .filter(|(_, here)| **here)
-            .map(|((p, _), _)| *p);
+            .map(|((p, _), _)| *p)
+            .chain(self.nominated_pods.iter().copied());
         let here = self.load.node.name.as_str();
         let cluster = self
             .all
@@ -188,7 +189,8 @@ impl Dry<'_> {
                     .zip(present)
                     .filter(|(_, here)| **here)
                     .map(|((p, _), _)| (*p, self.load.node)),
-            );
+            )
+            .chain(self.nominated_pods.iter().map(|p| (*p, self.load.node)));
         let left: Vec<&Pod> = self
             .load
             .pods
@@ -380,10 +382,15 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
     let mut nodes = Vec::new();
     let mut fitting = Vec::new();
     for load in &loads {
+        let nominated = nominated_pods(snapshot, &load.node.name, pod);
+        let on_node = load
+            .pods
+            .iter()
+            .map(|(p, _)| *p)
+            .chain(nominated.iter().copied());
         let fit = match static_filters(pod, load.node) {
-            Fit::Fits => match ports_fit(pod, load.pods.iter().map(|(p, _)| *p)) {
+            Fit::Fits => match ports_fit(pod, on_node) {
                 Fit::Fits => {
-                    let nominated = nominated_pods(snapshot, &load.node.name, pod);
                     let (mut used, n) = nominated_load(&nominated);
                     used.add(&load.requested());
                     match resources_fit(&req, load.node, &used, n + load.pods.len()) {
@@ -393,7 +400,8 @@ pub fn simulate(snapshot: &Snapshot, pod: &Pod) -> Preemption {
                                 load.node,
                                 loads
                                     .iter()
-                                    .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node))),
+                                    .flat_map(|l| l.pods.iter().map(|(p, _)| (*p, l.node)))
+                                    .chain(nominated.iter().map(|p| (*p, load.node))),
                             ),
                             other => other,
                         },
@@ -1018,6 +1026,45 @@ mod tests {
         let p = simulate(&s, &pod("new", None, 100, "1", 9));
         assert_eq!(p.nodes[0].fit, Fit::Unschedulable("Too many pods".into()));
         assert_eq!(names(&p), ["ns/p10"]);
+    }
+
+    #[test]
+    fn nominated_pods_hold_their_host_ports_and_anti_affinity() {
+        // addGEPriorityNominatedPods adds the nominated pods of equal or higher priority to the
+        // node (NodePorts reads its used ports) and to InterPodAffinity's state (AddPod), in the
+        // fit check and in SelectVictimsOnNode alike; they are not victims.
+        let mut waiting = with_port(pod("waiting", None, 200, "1", 3), "0.0.0.0", "TCP", 9100);
+        waiting.nominated_node_name = Some("a".into());
+        waiting.labels.insert("role".into(), "agent".into());
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "8"))],
+            vec![waiting.clone()],
+            vec![],
+        );
+        let agent = with_port(pod("agent", None, 100, "1", 9), "", "TCP", 9100);
+        let p = simulate(&s, &agent);
+        assert!(matches!(&p.nodes[0].fit, Fit::Unschedulable(r) if r.contains("free ports")));
+        assert!(matches!(p.result, Outcome::Pending { .. }));
+        let mut shy = pod("shy", None, 100, "1", 9);
+        shy.anti_affinity.push(term("role", "agent"));
+        let p = simulate(&s, &shy);
+        assert!(matches!(&p.nodes[0].fit, Fit::Unschedulable(r) if r.contains("anti-affinity")));
+        // On node a the low pod could go, but the nominated agent would still be there with its
+        // port and label: only b, with a higher-priority victim, can help.
+        let s = Snapshot::from_parts(
+            vec![hostname(node("a", "2")), hostname(node("b", "1"))],
+            vec![
+                pod("low", Some("a"), 10, "1", 1),
+                pod("mid", Some("b"), 50, "1", 2),
+                waiting,
+            ],
+            vec![],
+        );
+        for pending in [&shy, &agent] {
+            let p = simulate(&s, pending);
+            assert_eq!(p.nominated_node(), Some("b"), "{}", p.pod);
+            assert_eq!(names(&p), ["ns/mid"]);
+        }
     }
 
     #[test]
