@@ -150,3 +150,155 @@ pub fn simulate(
         warnings: snapshot.warnings.clone(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pg_model::snapshot::{Container, Node, Owner, Quantity, ResourceList};
+
+    fn list(pairs: &[(&str, &str)]) -> ResourceList {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity::parse(v).unwrap()))
+            .collect()
+    }
+
+    fn pod(key: &str, owner: (&str, &str), image: &str, req: &[(&str, &str)]) -> Pod {
+        let (namespace, name) = key.split_once('/').unwrap();
+        Pod {
+            namespace: namespace.into(),
+            name: name.into(),
+            node_name: Some("node-a".into()),
+            owner: Some(Owner {
+                kind: owner.0.into(),
+                name: owner.1.into(),
+            }),
+            containers: vec![Container {
+                name: "main".into(),
+                image: image.into(),
+                requests: list(req),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    /// One 8Gi node with CoreDNS, a Multus pod, the Multus pod the kubelet evicted before it
+    /// (Failed, kept by the API) and a web server; only the two built-in classes.
+    fn cluster() -> Snapshot {
+        let multus = |name: &str| {
+            pod(
+                &format!("kube-system/{name}"),
+                ("DaemonSet", "kube-multus-ds"),
+                "ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick",
+                &[("cpu", "100m"), ("memory", "50Mi")],
+            )
+        };
+        let coredns = Pod {
+            priority_class_name: Some("system-cluster-critical".into()),
+            priority: 2_000_000_000,
+            ..pod(
+                "kube-system/coredns-5d78c9869d-h4kzp",
+                ("ReplicaSet", "coredns-5d78c9869d"),
+                "registry.k8s.io/coredns/coredns:v1.12.0",
+                &[("cpu", "100m"), ("memory", "70Mi")],
+            )
+        };
+        let evicted = Pod {
+            phase: Some("Failed".into()),
+            ..multus("kube-multus-ds-zx8vb")
+        };
+        let web = pod(
+            "shop/web-0",
+            ("StatefulSet", "web"),
+            "nginx:1.27",
+            &[("cpu", "250m"), ("memory", "256Mi")],
+        );
+        let node = Node {
+            name: "node-a".into(),
+            capacity: list(&[("cpu", "4"), ("memory", "8Gi")]),
+            ..Default::default()
+        };
+        Snapshot::from_parts(
+            vec![node],
+            vec![coredns, multus("kube-multus-ds-7xk2p"), evicted, web],
+            vec![],
+        )
+    }
+
+    fn options(node: Option<&str>) -> Options {
+        Options {
+            node: node.map(str::to_string),
+            pressure: Pressure::Memory,
+            assume: Assume::Requests,
+            pending: None,
+            with_fixes: false,
+        }
+    }
+
+    #[test]
+    fn without_a_node_every_running_critical_pod_most_exposed_first() {
+        let snapshot = cluster();
+        let sim = simulate(
+            &snapshot,
+            &Catalog::builtin(),
+            &Usage::default(),
+            &options(None),
+        )
+        .unwrap();
+        assert_eq!(
+            sim.critical_pods,
+            [
+                (
+                    "kube-system/coredns-5d78c9869d-h4kzp".into(),
+                    "CoreDNS".into()
+                ),
+                (
+                    "kube-system/kube-multus-ds-7xk2p".into(),
+                    "Multus CNI".into()
+                ),
+            ]
+            .into(),
+            "the evicted pod is gone"
+        );
+        let risks: Vec<_> = sim.risks.iter().map(|r| r.line()).collect();
+        assert_eq!(
+            risks,
+            [
+                "evicted 1st-2nd of 2 under memory pressure on node-a (usage not measured); \
+                 immune after fix; oom_score_adj 994 -> -997",
+                "immune to eviction on node-a; oom_score_adj 992",
+            ]
+        );
+        let s = &sim.summary;
+        assert_eq!((s.nodes, s.pods, s.pod_disruption_budgets), (1, 4, 0));
+        assert_eq!(
+            s.priority_classes, 0,
+            "the built-in classes are not counted"
+        );
+        assert!(sim.eviction.is_none() && sim.oom.is_none() && sim.fixes.is_none());
+    }
+
+    #[test]
+    fn a_node_gets_its_views_and_no_risk_summary() {
+        let snapshot = cluster();
+        let sim = simulate(
+            &snapshot,
+            &Catalog::builtin(),
+            &Usage::default(),
+            &options(Some("node-a")),
+        )
+        .unwrap();
+        assert!(sim.risks.is_empty());
+        let eviction = sim.eviction.unwrap();
+        let order: Vec<_> = eviction
+            .before
+            .order
+            .iter()
+            .map(|r| r.pod.as_str())
+            .collect();
+        assert_eq!(order, ["kube-system/kube-multus-ds-7xk2p", "shop/web-0"]);
+        assert!(eviction.after.is_none(), "not asked for fixes");
+        assert_eq!(sim.oom.unwrap().before.containers.len(), 3);
+    }
+}

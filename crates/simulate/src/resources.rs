@@ -404,4 +404,132 @@ mod tests {
         reported.qos_class = Some("BestEffort".into());
         assert_eq!(qos(&reported), Qos::BestEffort, "status.qosClass wins");
     }
+
+    #[test]
+    fn pod_level_requests_replace_only_cpu_memory_and_hugepages() {
+        // resource.PodRequests takes a pod-level request only where IsSupportedPodLevelResource
+        // says so: cpu, memory and hugepages-*. The API server rejects a pod-level
+        // ephemeral-storage request, but a manifest on disk may carry one; it is ignored.
+        let mut p = pod(
+            vec![c(
+                "app",
+                &[
+                    ("cpu", "100m"),
+                    ("memory", "64Mi"),
+                    ("ephemeral-storage", "1Gi"),
+                ],
+                &[],
+            )],
+            vec![],
+        );
+        p.pod_requests = list(&[
+            ("cpu", "1"),
+            ("memory", "1Gi"),
+            ("hugepages-2Mi", "64Mi"),
+            ("ephemeral-storage", "5Gi"),
+        ]);
+        let r = Requests::of(&pod_requests(&p));
+        assert_eq!((r.cpu_millis, r.memory), (1000, 1 << 30));
+        assert_eq!(r.scalar.get("hugepages-2Mi"), Some(&(64 << 20)));
+        assert_eq!(r.ephemeral_storage, 1 << 30, "the containers' request");
+    }
+
+    #[test]
+    fn requests_add_up_per_resource() {
+        // What the scheduler counts for pods nominated to a node: Multus, CoreDNS and a GPU job.
+        let multus = pod(
+            vec![c(
+                "kube-multus",
+                &[("cpu", "100m"), ("memory", "50Mi")],
+                &[("cpu", "100m"), ("memory", "50Mi")],
+            )],
+            vec![],
+        );
+        let coredns = pod(
+            vec![c(
+                "coredns",
+                &[("cpu", "100m"), ("memory", "70Mi")],
+                &[("memory", "170Mi")],
+            )],
+            vec![],
+        );
+        let train = pod(
+            vec![c(
+                "train",
+                &[
+                    ("cpu", "2"),
+                    ("memory", "4Gi"),
+                    ("ephemeral-storage", "10Gi"),
+                    ("nvidia.com/gpu", "2"),
+                ],
+                &[("nvidia.com/gpu", "2")],
+            )],
+            vec![],
+        );
+        let mut total = Requests::default();
+        for p in [&multus, &coredns, &train, &train] {
+            total.add(&Requests::of(&pod_requests(p)));
+        }
+        assert_eq!(
+            total,
+            Requests {
+                cpu_millis: 4200,
+                memory: (120 << 20) + (8 << 30),
+                ephemeral_storage: 20 << 30,
+                scalar: [("nvidia.com/gpu".to_string(), 4)].into(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_pod_requests_nothing_only_when_every_resource_is_zero() {
+        // fitsRequest skips the resource checks for such a pod (kubeadm's kube-proxy).
+        let requests = |req: &[(&str, &str)]| {
+            Requests::of(&pod_requests(&pod(vec![c("c", req, &[])], vec![])))
+        };
+        assert!(requests(&[]).is_zero());
+        // calico-node requests only cpu; others only memory, ephemeral-storage or a GPU.
+        for req in [
+            ("cpu", "250m"),
+            ("memory", "64Mi"),
+            ("ephemeral-storage", "10Gi"),
+            ("nvidia.com/gpu", "1"),
+        ] {
+            assert!(!requests(&[req]).is_zero(), "{req:?}");
+        }
+    }
+
+    #[test]
+    fn the_overhead_adds_to_non_zero_limits() {
+        // A Kata pod (RuntimeClass overhead 120Mi): PodLimits adds the overhead to the
+        // containers' limit and to a pod-level one, but a limit of 0 stays 0 ("Add overhead to
+        // non-zero limits").
+        let mut p = pod(vec![c("app", &[], &[("memory", "128Mi")])], vec![]);
+        p.overhead = list(&[("cpu", "250m"), ("memory", "120Mi")]);
+        assert_eq!(pod_limit(&p, MEMORY).map(Quantity::value), Some(248 << 20));
+        p.pod_limits = list(&[("memory", "1Gi")]);
+        assert_eq!(
+            pod_limit(&p, MEMORY).map(Quantity::value),
+            Some((1 << 30) + (120 << 20))
+        );
+        let mut zero = pod(vec![c("app", &[], &[("memory", "0")])], vec![]);
+        zero.overhead = p.overhead.clone();
+        assert_eq!(pod_limit(&zero, MEMORY).map(Quantity::value), Some(0));
+    }
+
+    #[test]
+    fn qos_words_are_the_apis_status_qos_class() {
+        // Reports print them, and qos() reads them back from status.qosClass.
+        for q in [Qos::Guaranteed, Qos::Burstable, Qos::BestEffort] {
+            let reported = Pod {
+                qos_class: Some(q.as_str().into()),
+                ..pod(vec![c("a", &[], &[])], vec![])
+            };
+            assert_eq!(qos(&reported), q, "{}", q.as_str());
+        }
+        assert_eq!(
+            [Qos::Guaranteed, Qos::Burstable, Qos::BestEffort].map(Qos::as_str),
+            ["Guaranteed", "Burstable", "BestEffort"]
+        );
+    }
 }

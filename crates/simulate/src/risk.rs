@@ -242,3 +242,364 @@ pub fn annotate(findings: &mut [Finding], snapshot: &Snapshot, catalog: &Catalog
             });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pg_model::snapshot::{Container, Node, Owner, PodUsage, Quantity, ResourceList};
+    use pg_model::{CheckId, ComponentMatch, ObjectRef, PodRef, Severity};
+
+    const MI: i64 = 1 << 20;
+
+    fn list(pairs: &[(&str, &str)]) -> ResourceList {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Quantity::parse(v).unwrap()))
+            .collect()
+    }
+
+    fn container(name: &str, image: &str, req: &[(&str, &str)], lim: &[(&str, &str)]) -> Container {
+        Container {
+            name: name.into(),
+            image: image.into(),
+            requests: list(req),
+            limits: list(lim),
+            ..Default::default()
+        }
+    }
+
+    fn pod(key: &str, node: &str, owner: (&str, &str), containers: Vec<Container>) -> Pod {
+        let (namespace, name) = key.split_once('/').unwrap();
+        Pod {
+            namespace: namespace.into(),
+            name: name.into(),
+            node_name: Some(node.into()),
+            owner: Some(Owner {
+                kind: owner.0.into(),
+                name: owner.1.into(),
+            }),
+            containers,
+            ..Default::default()
+        }
+    }
+
+    fn in_class(mut pod: Pod, class: &str, priority: i64) -> Pod {
+        pod.priority_class_name = Some(class.into());
+        pod.priority = priority;
+        pod
+    }
+
+    /// A pod of upstream Multus's thick-plugin DaemonSet, without a class: Burstable (the init
+    /// container only requests), 50Mi requested.
+    fn multus(name: &str, node: &str) -> Pod {
+        let image = "ghcr.io/k8snetworkplumbingwg/multus-cni:snapshot-thick";
+        let mut p = pod(
+            &format!("kube-system/{name}"),
+            node,
+            ("DaemonSet", "kube-multus-ds"),
+            vec![container(
+                "kube-multus",
+                image,
+                &[("cpu", "100m"), ("memory", "50Mi")],
+                &[("cpu", "100m"), ("memory", "50Mi")],
+            )],
+        );
+        p.init_containers = vec![container(
+            "install-multus-binary",
+            image,
+            &[("cpu", "10m"), ("memory", "15Mi")],
+            &[],
+        )];
+        p.host_network = true;
+        p
+    }
+
+    /// node-a (8Gi) runs Multus, the AWS EBS CSI node plugin (installed without its class,
+    /// using 300Mi by PodMetrics), CoreDNS, kube-proxy and two user pods; node-b, whose
+    /// capacity the snapshot lacks, runs only Multus.
+    fn cluster() -> Snapshot {
+        let req = [("cpu", "10m"), ("memory", "40Mi")];
+        let lim = [("memory", "256Mi")];
+        let ebs = pod(
+            "kube-system/ebs-csi-node-x8f2k",
+            "node-a",
+            ("DaemonSet", "ebs-csi-node"),
+            vec![
+                container(
+                    "ebs-plugin",
+                    "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver:v1.37.0",
+                    &req,
+                    &lim,
+                ),
+                container(
+                    "node-driver-registrar",
+                    "public.ecr.aws/eks-distro/kubernetes-csi/node-driver-registrar:v2.12.0",
+                    &req,
+                    &lim,
+                ),
+                container(
+                    "liveness-probe",
+                    "public.ecr.aws/eks-distro/kubernetes-csi/livenessprobe:v2.14.0",
+                    &req,
+                    &lim,
+                ),
+            ],
+        );
+        let coredns = in_class(
+            pod(
+                "kube-system/coredns-5d78c9869d-h4kzp",
+                "node-a",
+                ("ReplicaSet", "coredns-5d78c9869d"),
+                vec![container(
+                    "coredns",
+                    "registry.k8s.io/coredns/coredns:v1.12.0",
+                    &[("cpu", "100m"), ("memory", "70Mi")],
+                    &[("memory", "170Mi")],
+                )],
+            ),
+            "system-cluster-critical",
+            2_000_000_000,
+        );
+        let mut kube_proxy = in_class(
+            pod(
+                "kube-system/kube-proxy-9tqwm",
+                "node-a",
+                ("DaemonSet", "kube-proxy"),
+                vec![container(
+                    "kube-proxy",
+                    "registry.k8s.io/kube-proxy:v1.36.3",
+                    &[],
+                    &[],
+                )],
+            ),
+            "system-node-critical",
+            2_000_001_000,
+        );
+        kube_proxy.host_network = true;
+        let web = pod(
+            "shop/web-0",
+            "node-a",
+            ("StatefulSet", "web"),
+            vec![container(
+                "nginx",
+                "nginx:1.27",
+                &[("cpu", "250m"), ("memory", "256Mi")],
+                &[],
+            )],
+        );
+        let report = pod(
+            "batch/report-28311",
+            "node-a",
+            ("Job", "report-28311"),
+            vec![container("report", "busybox:1.37", &[], &[])],
+        );
+        let node_a = Node {
+            name: "node-a".into(),
+            capacity: list(&[("cpu", "4"), ("memory", "8Gi")]),
+            ..Default::default()
+        };
+        let node_b = Node {
+            name: "node-b".into(),
+            ..Default::default()
+        };
+        let mut s = Snapshot::from_parts(
+            vec![node_a, node_b],
+            vec![
+                multus("kube-multus-ds-7xk2p", "node-a"),
+                ebs,
+                coredns,
+                kube_proxy,
+                web,
+                report,
+                multus("kube-multus-ds-q9w4z", "node-b"),
+            ],
+            vec![],
+        );
+        s.usage.pods.insert(
+            "kube-system/ebs-csi-node-x8f2k".into(),
+            PodUsage {
+                memory: Some(300 * MI),
+                ..Default::default()
+            },
+        );
+        s
+    }
+
+    /// The kubelet (pg-kubelet-harness, with usage = request where none is measured) evicts on
+    /// node-a: the EBS plugin (180Mi over its request), the report job (BestEffort), then Multus
+    /// and the web server in either order; never CoreDNS or kube-proxy. Its oom_score_adj on 8Gi:
+    /// Multus 994, EBS 996, CoreDNS 992, kube-proxy -997, and -997 for either in
+    /// system-node-critical.
+    #[test]
+    fn critical_pods_before_and_after_the_fix() {
+        let catalog = Catalog::builtin();
+        let before = cluster();
+        let (after, _) = fixes::apply(&before, &catalog);
+        let risks = risks(
+            &before,
+            &after,
+            &catalog,
+            &before.usage,
+            Assume::Requests,
+            Pressure::Memory,
+        );
+        let lines: Vec<_> = risks
+            .iter()
+            .map(|r| (r.pod.as_str(), r.component.as_str(), r.line()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (
+                    "kube-system/kube-multus-ds-7xk2p",
+                    "multus",
+                    "evicted 3rd-4th of 4 under memory pressure on node-a (usage not measured); \
+                     immune after fix; oom_score_adj 994 -> -997"
+                        .to_string()
+                ),
+                (
+                    "kube-system/ebs-csi-node-x8f2k",
+                    "csi-node-plugin",
+                    "evicted 1st of 4 under memory pressure on node-a; immune after fix; \
+                     oom_score_adj 996 -> -997"
+                        .to_string()
+                ),
+                (
+                    "kube-system/coredns-5d78c9869d-h4kzp",
+                    "coredns",
+                    "immune to eviction on node-a; oom_score_adj 992".to_string()
+                ),
+                (
+                    "kube-system/kube-proxy-9tqwm",
+                    "kube-proxy",
+                    "immune to eviction on node-a; oom_score_adj -997".to_string()
+                ),
+                (
+                    "kube-system/kube-multus-ds-q9w4z",
+                    "multus",
+                    "evicted 1st of 1 under memory pressure on node-b (usage not measured); \
+                     immune after fix"
+                        .to_string()
+                ),
+            ],
+            "user pods are no components"
+        );
+        let ebs = &risks[1];
+        assert_eq!(
+            ebs.before,
+            Exposure {
+                placement: Placement::Ranked {
+                    rank: 1,
+                    tied: 1,
+                    of: 4
+                },
+                measured: true,
+                oom_score_adj: Some(996),
+            }
+        );
+        assert_eq!(
+            ebs.after,
+            Exposure {
+                placement: Placement::Immune,
+                measured: true,
+                oom_score_adj: Some(-997),
+            }
+        );
+        assert_eq!(
+            (ebs.class.as_deref(), ebs.recommended_class.as_str()),
+            (None, "system-node-critical")
+        );
+        let coredns = &risks[2];
+        assert_eq!(
+            (coredns.class.as_deref(), coredns.recommended_class.as_str()),
+            (Some("system-cluster-critical"), "system-cluster-critical")
+        );
+        assert_eq!(coredns.after, coredns.before, "nothing to fix");
+    }
+
+    #[test]
+    fn earlier_eviction_is_more_exposed_and_immune_pods_least() {
+        let ranked = |rank| Placement::Ranked {
+            rank,
+            tied: 1,
+            of: 41,
+        };
+        assert!(ranked(1).cmp_key() < ranked(3).cmp_key());
+        assert!(ranked(41).cmp_key() < Placement::Immune.cmp_key());
+    }
+
+    fn finding(kind: &str, key: &str, component: Option<ComponentMatch>, pods: &[&str]) -> Finding {
+        let (namespace, name) = key.split_once('/').unwrap();
+        Finding {
+            check: if component.is_some() {
+                CheckId::CriticalWithoutPriority
+            } else {
+                CheckId::NoPriority
+            },
+            severity: Severity::Error,
+            message: String::new(),
+            object: ObjectRef {
+                kind: kind.into(),
+                namespace: Some(namespace.into()),
+                name: name.into(),
+            },
+            object_inferred: false,
+            location: None,
+            component,
+            current_class: None,
+            recommended_class: None,
+            pods: pods
+                .iter()
+                .map(|p| {
+                    let (namespace, name) = p.split_once('/').unwrap();
+                    PodRef {
+                        namespace: Some(namespace.into()),
+                        name: name.into(),
+                        location: None,
+                    }
+                })
+                .collect(),
+            risk: None,
+            cluster: None,
+            managed_by: None,
+        }
+    }
+
+    #[test]
+    fn audit_findings_get_their_most_exposed_pods_line() {
+        let catalog = Catalog::builtin();
+        let snapshot = cluster();
+        let component = |i: usize| fixes::component(&catalog, &snapshot.pods[i]);
+        let mut findings = [
+            // A DaemonSet's pods across nodes: node-b's is evicted first there.
+            finding(
+                "DaemonSet",
+                "kube-system/kube-multus-ds",
+                component(0),
+                &[
+                    "kube-system/kube-multus-ds-7xk2p",
+                    "kube-system/kube-multus-ds-q9w4z",
+                ],
+            ),
+            // A pod audited from a pod list is its own one pod.
+            finding("Pod", "kube-system/ebs-csi-node-x8f2k", component(1), &[]),
+            finding("StatefulSet", "shop/web", None, &["shop/web-0"]),
+        ];
+        annotate(&mut findings, &snapshot, &catalog);
+        let risks: Vec<_> = findings.iter().map(|f| f.risk.as_deref()).collect();
+        assert_eq!(
+            risks,
+            [
+                Some(
+                    "evicted 1st of 1 under memory pressure on node-b (usage not measured); \
+                     immune after fix (the most exposed of 2 pods)"
+                ),
+                Some(
+                    "evicted 1st of 4 under memory pressure on node-a; immune after fix; \
+                     oom_score_adj 996 -> -997"
+                ),
+                None,
+            ]
+        );
+    }
+}
