@@ -182,4 +182,45 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         assert!(same_content(&File::open(&empty).unwrap(), b"").unwrap());
     }
+
+    /// The stamp catches what the content cannot: a write of the same bytes (an editor's
+    /// save, `touch`) and a new hard link, which the rename would silently cut off.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_with_the_same_bytes_but_touched_or_linked_is_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multus.yaml");
+        let text = b"kind: DaemonSet\n";
+        std::fs::write(&path, text).unwrap();
+        let original = |path: &Path| {
+            let file = File::open(path).unwrap();
+            let stamp = Stamp::of(&file.metadata().unwrap());
+            Original { file, stamp }
+        };
+        let read = original(&path);
+        assert!(read.unchanged(text).unwrap());
+        std::fs::hard_link(&path, dir.path().join("multus-link.yaml")).unwrap();
+        assert!(!read.unchanged(text).unwrap(), "a second name");
+
+        let read = original(&path);
+        assert!(read.unchanged(text).unwrap());
+        let later = read.stamp.modified.unwrap() + std::time::Duration::from_secs(5);
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert!(!read.unchanged(text).unwrap(), "written again, same bytes");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_error_is_returned_not_retried() {
+        // A descriptor open for writing only cannot be read (EBADF): only EINTR is retried.
+        let dir = tempfile::tempdir().unwrap();
+        let file = File::create(dir.path().join("x.yaml")).unwrap();
+        let err = same_content(&file, b"x").unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(9), "{err}");
+    }
 }

@@ -254,6 +254,37 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_nothing_after_its_colon_gets_the_class_after_it() {
+        assert_eq!(
+            set(
+                "speaker:\n  priorityClassName:\n  image: x\n",
+                &["speaker", "priorityClassName"]
+            )
+            .unwrap(),
+            "speaker:\n  priorityClassName: system-node-critical\n  image: x\n"
+        );
+    }
+
+    #[test]
+    fn a_new_first_key_goes_above_the_comments_of_the_next_one_but_not_above_other_lines() {
+        let key = ["speaker", "priorityClassName"];
+        // MetalLB's values.yaml describes each key in comments above it.
+        assert_eq!(
+            set(
+                "speaker:\n  # -- Speaker image\n  # repository\n  image: x\n",
+                &key
+            )
+            .unwrap(),
+            "speaker:\n  priorityClassName: system-node-critical\n  # -- Speaker image\n  # repository\n  image: x\n"
+        );
+        // A blank line is not a comment: the new key goes next to the first key.
+        assert_eq!(
+            set("speaker:\n\n  image: x\n", &key).unwrap(),
+            "speaker:\n\n  priorityClassName: system-node-critical\n  image: x\n"
+        );
+    }
+
+    #[test]
     fn keys_under_missing_or_nested_mappings() {
         assert_eq!(
             set(
