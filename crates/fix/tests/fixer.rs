@@ -420,8 +420,10 @@ fn multus_pod(suffix: &str) -> String {
 #[test]
 fn the_pods_of_one_owner_in_a_pod_list_are_all_fixed() {
     let dir = tempfile::tempdir().unwrap();
+    // An ordinary pod between them, at the same column, is no twin of theirs.
+    let web = "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: web\n    namespace: shop\n  spec:\n    containers:\n    - name: web\n      image: nginx:1.27\n";
     let list = format!(
-        "apiVersion: v1\nkind: List\nitems:\n{}{}",
+        "apiVersion: v1\nkind: List\nitems:\n{}{web}{}",
         multus_pod("abcde"),
         multus_pod("fghij")
     );
@@ -435,11 +437,18 @@ fn the_pods_of_one_owner_in_a_pod_list_are_all_fixed() {
     let outcome = fix(std::slice::from_ref(&file), Options::default());
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert!(outcome.notes.is_empty(), "{:?}", outcome.notes);
+    let fixed = |pod: String| {
+        pod.replace(
+            "  spec:\n    containers:\n",
+            "  spec:\n    priorityClassName: system-node-critical\n    containers:\n",
+        )
+    };
     assert_eq!(
         outcome.files[0].after,
-        list.replace(
-            "  spec:\n    containers:\n",
-            "  spec:\n    priorityClassName: system-node-critical\n    containers:\n"
+        format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}{web}{}",
+            fixed(multus_pod("abcde")),
+            fixed(multus_pod("fghij"))
         )
     );
     let objects: Vec<String> = outcome.files[0]
