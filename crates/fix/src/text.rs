@@ -236,6 +236,10 @@ mod tests {
         assert_eq!(t.pos_at(5).col, 4);
         assert_eq!(t.line_count(), 2);
         assert_eq!(t.with_body("x"), "\u{feff}x");
+        // A trailing newline ends the last line; it does not start another.
+        assert_eq!(Text::new("a: 1\n", None).line_count(), 1);
+        assert_eq!(Text::new("a: 1\nb: 2", None).line_count(), 2);
+        assert_eq!(Text::new("", None).line_count(), 0);
     }
 
     #[test]
