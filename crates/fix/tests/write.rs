@@ -210,3 +210,24 @@ fn standard_input_has_no_file_to_write() {
         "<stdin>: cannot write: standard input has no file; left as it was"
     );
 }
+
+#[test]
+fn a_dead_runs_temporary_file_is_removed_and_a_live_ones_name_is_stepped_around() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multus.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    // Above Linux's highest possible pid (PID_MAX_LIMIT, 4194304): no such process runs.
+    let stale = format!(".multus.yaml{TEMP_MARKER}4194305-0.tmp");
+    // This process's own first name: a run of ours still going (create_new must not take it).
+    let live = format!(".multus.yaml{TEMP_MARKER}{}-0.tmp", std::process::id());
+    std::fs::write(dir.path().join(&stale), "half a file").unwrap();
+    std::fs::write(dir.path().join(&live), "another run's file").unwrap();
+    let source = Source::read(&path).unwrap();
+    write_atomic(&source, "a: 2\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 2\n");
+    assert_eq!(temp_files(dir.path()), std::slice::from_ref(&live));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(&live)).unwrap(),
+        "another run's file"
+    );
+}
