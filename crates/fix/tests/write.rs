@@ -231,3 +231,28 @@ fn a_dead_runs_temporary_file_is_removed_and_a_live_ones_name_is_stepped_around(
         "another run's file"
     );
 }
+
+#[test]
+fn the_new_file_keeps_the_owner_of_the_old_one() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("multus.yaml");
+    std::fs::write(&path, "a: 1\n").unwrap();
+    // Root (as in CI) can give the file to another user, as a repository checked out by one
+    // user and fixed by `sudo priorityguard fix --write` would be; others can only keep theirs.
+    let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
+    let owner = if root {
+        (1234, 5678)
+    } else {
+        {
+            let m = std::fs::metadata(&path).unwrap();
+            (m.uid(), m.gid())
+        }
+    };
+    std::os::unix::fs::chown(&path, Some(owner.0), Some(owner.1)).unwrap();
+    let source = Source::read(&path).unwrap();
+    write_atomic(&source, "a: 2\n").unwrap();
+    let after = std::fs::metadata(&path).unwrap();
+    assert_eq!((after.uid(), after.gid()), owner);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "a: 2\n");
+}
