@@ -9,27 +9,6 @@ use pg_fix::emit::{self, Emitted, Format};
 use pg_fix::{Change, Options};
 use std::path::{Path, PathBuf};
 
-const MULTUS: &str = "\
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: kube-multus-ds
-  namespace: kube-system
-spec:
-  selector:
-    matchLabels:
-      name: multus
-  template:
-    metadata:
-      labels:
-        name: multus
-    spec:
-      hostNetwork: true
-      containers:
-      - name: kube-multus
-        image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0
-";
-
 const COREDNS: &str = "\
 apiVersion: apps/v1
 kind: Deployment
@@ -165,7 +144,7 @@ fn write(path: &Path, text: &str) {
 /// `deploy/` with plain manifests and `chart/` with a Helm chart.
 fn manifests(dir: &Path) -> Vec<PathBuf> {
     let deploy = dir.join("deploy");
-    write(&deploy.join("multus.yaml"), MULTUS);
+    write(&deploy.join("multus.yaml"), &multus(""));
     write(&deploy.join("coredns.yaml"), COREDNS);
     write(&deploy.join("metrics-server.yaml"), METRICS_SERVER);
     write(&deploy.join("static-pod.yaml"), POD);
@@ -281,7 +260,7 @@ fn the_same_workload_in_three_environments_gets_three_patch_files() {
     let dir = tempfile::tempdir().unwrap();
     let envs = ["dev", "staging", "prod"].map(|e| {
         let d = dir.path().join("env").join(e);
-        write(&d.join("multus.yaml"), MULTUS);
+        write(&d.join("multus.yaml"), &multus(""));
         d
     });
     let changes = changes(&envs);
@@ -368,11 +347,11 @@ fn workloads_kubectl_cannot_patch_give_notes_and_no_script() {
 #[test]
 fn a_file_that_cannot_be_written_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
-    let multus = dir.path().join("multus.yaml");
-    write(&multus, MULTUS);
-    let changes = changes(std::slice::from_ref(&multus));
+    let multus_file = dir.path().join("multus.yaml");
+    write(&multus_file, &multus(""));
+    let changes = changes(std::slice::from_ref(&multus_file));
     // The output "directory" is a file.
-    let out = multus.clone();
+    let out = multus_file.clone();
     let err = emit::emit(Format::JsonPatch, &changes, Some(&out))
         .write_files()
         .unwrap_err();

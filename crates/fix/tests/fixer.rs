@@ -10,32 +10,6 @@ use pg_fix::{FixError, Options, Source, fix_text};
 use pg_model::CheckId;
 use std::path::Path;
 
-/// Multus, a node agent, with `spec` as its pod spec's keys before `containers`.
-fn multus(spec: &str) -> String {
-    format!(
-        "\
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: kube-multus-ds
-  namespace: kube-system
-spec:
-  selector:
-    matchLabels:
-      name: multus
-  template:
-    metadata:
-      labels:
-        name: multus
-    spec:
-      hostNetwork: true
-{spec}      containers:
-      - name: kube-multus
-        image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0
-"
-    )
-}
-
 /// The cluster's own classes, kept in a file of their own.
 const CLASSES: &str = "\
 apiVersion: scheduling.k8s.io/v1

@@ -94,3 +94,29 @@ pub fn added_lines(before: &str, after: &str) -> Vec<(usize, String)> {
     assert_eq!(i, old.len(), "a line of the original is missing or changed");
     added
 }
+
+/// Multus, a node agent, with `spec` as its pod spec's keys before `containers`.
+pub fn multus(spec: &str) -> String {
+    format!(
+        "\
+apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: kube-multus-ds
+  namespace: kube-system
+spec:
+  selector:
+    matchLabels:
+      name: multus
+  template:
+    metadata:
+      labels:
+        name: multus
+    spec:
+      hostNetwork: true
+{spec}      containers:
+      - name: kube-multus
+        image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.1.0
+"
+    )
+}
