@@ -282,43 +282,11 @@ fn serve_until_ready(bin: &str, kc: &str) -> (f64, f64, u64, String) {
 /// Creates `nodes` Node objects (`node-0`...), each with a 5,000-node cluster's typical
 /// capacity, so pods can be bound to them.
 fn create_nodes(cluster: &TestCluster, nodes: usize) {
-    if nodes == 0 {
-        return;
-    }
-    let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
-    let kc = cluster.kubeconfig_path().display().to_string();
-    let dir = cluster.work_dir().to_path_buf();
-    eprintln!("creating {nodes} nodes ...");
-    let created = Instant::now();
-    let chunk = 500;
-    let mut children = Vec::new();
-    for c in 0..nodes.div_ceil(chunk) {
-        let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
-        for i in c * chunk..((c + 1) * chunk).min(nodes) {
-            list.push_str(&format!(
-                "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: node-{i}\n    labels: {{kubernetes.io/hostname: node-{i}, kubernetes.io/os: linux}}\n  status:\n    capacity: {{cpu: '8', memory: 32Gi, pods: '110'}}\n    allocatable: {{cpu: 7800m, memory: 30Gi, pods: '110'}}\n"
-            ));
-        }
-        let file = dir.join(format!("nodes-{c}.yaml"));
-        std::fs::write(&file, list).unwrap();
-        children.push(
-            Command::new(&kubectl)
-                .args(["--kubeconfig", &kc, "create", "-f"])
-                .arg(&file)
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        if children.len() == 4 {
-            for mut ch in children.drain(..) {
-                assert!(ch.wait().unwrap().success());
-            }
-        }
-    }
-    for mut ch in children {
-        assert!(ch.wait().unwrap().success());
-    }
-    eprintln!("created in {:.0} s", created.elapsed().as_secs_f64());
+    create_items(cluster, "nodes", nodes, 500, |i| {
+        format!(
+            "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: node-{i}\n    labels: {{kubernetes.io/hostname: node-{i}, kubernetes.io/os: linux}}\n  status:\n    capacity: {{cpu: '8', memory: 32Gi, pods: '110'}}\n    allocatable: {{cpu: 7800m, memory: 30Gi, pods: '110'}}\n"
+        )
+    });
 }
 
 /// Creates `pods` pods in `namespaces` namespaces (`ns-0`...), a third of them with a class;
@@ -331,35 +299,53 @@ fn create_pods(
     variant: usize,
     nodes: usize,
 ) {
-    let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
-    let kc = cluster.kubeconfig_path().display().to_string();
-    let dir = cluster.work_dir().to_path_buf();
-    eprintln!("creating {pods} pods in {namespaces} namespaces ...");
-    let created = Instant::now();
     for ns in 0..namespaces {
         cluster.kubectl_ok(&["create", "namespace", &format!("ns-{ns}")], None);
     }
-    let chunk = 1000;
+    create_items(cluster, "pods", pods, 1000, |i| {
+        let class = if (i + variant).is_multiple_of(3) {
+            "    priorityClassName: system-cluster-critical\n"
+        } else {
+            ""
+        };
+        let node = if nodes > 0 {
+            format!("    nodeName: node-{}\n", i % nodes)
+        } else {
+            String::new()
+        };
+        format!(
+            "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}{node}    containers:\n    - name: main\n      image: example.com/app{variant}:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
+            i % namespaces,
+            i % 50,
+            i % 7
+        )
+    });
+}
+
+/// Creates `count` objects through the API: `item(i)` is each one's `kind: List` entry, and
+/// lists of `chunk` of them go to `kubectl create -f`, four at a time.
+fn create_items(
+    cluster: &TestCluster,
+    what: &str,
+    count: usize,
+    chunk: usize,
+    item: impl Fn(usize) -> String,
+) {
+    if count == 0 {
+        return;
+    }
+    let kubectl = cluster.bin_dir().join("kubectl").display().to_string();
+    let kc = cluster.kubeconfig_path().display().to_string();
+    let dir = cluster.work_dir().to_path_buf();
+    eprintln!("creating {count} {what} ...");
+    let created = Instant::now();
     let mut children = Vec::new();
-    for c in 0..pods.div_ceil(chunk) {
+    for c in 0..count.div_ceil(chunk) {
         let mut list = String::from("apiVersion: v1\nkind: List\nitems:\n");
-        for i in c * chunk..((c + 1) * chunk).min(pods) {
-            let class = if (i + variant).is_multiple_of(3) {
-                "    priorityClassName: system-cluster-critical\n"
-            } else {
-                ""
-            };
-            let node = if nodes > 0 {
-                format!("    nodeName: node-{}\n", i % nodes)
-            } else {
-                String::new()
-            };
-            list.push_str(&format!(
-                "- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: pod-{i}\n    namespace: ns-{}\n    labels: {{app: app-{}, tier: web}}\n  spec:\n{class}{node}    containers:\n    - name: main\n      image: example.com/app{variant}:{}\n      resources: {{requests: {{cpu: 10m, memory: 16Mi}}}}\n",
-                i % namespaces, i % 50, i % 7
-            ));
+        for i in c * chunk..((c + 1) * chunk).min(count) {
+            list.push_str(&item(i));
         }
-        let file = dir.join(format!("pods-{c}.yaml"));
+        let file = dir.join(format!("{what}-{c}.yaml"));
         std::fs::write(&file, list).unwrap();
         children.push(
             Command::new(&kubectl)
