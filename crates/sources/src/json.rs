@@ -6,6 +6,7 @@
 //! which skips unknown fields without storing them. Memory stays at a few batches whatever the
 //! size of the input.
 
+use crate::blocks::{Found, Nested};
 use crate::prune::skip_string;
 use crate::raw::{RawObject, Scalar};
 use pg_model::Object;
@@ -102,9 +103,7 @@ enum Scanned {
 struct Open {
     start: usize,
     line: u32,
-    depth: u32,
-    open: u8,
-    close: u8,
+    nested: Nested,
     /// Past [`MAX_OBJECT_BYTES`]: its bytes are no longer kept, only its brackets counted.
     too_large: bool,
 }
@@ -275,15 +274,18 @@ impl<R: Read> Scanner<R> {
 
     fn scan(&mut self) -> Result<(), ItemError> {
         loop {
-            if self.pos >= self.end && !self.refill()? {
-                break;
-            }
-            let progressed = if self.open.is_some() {
+            let progressed = if self.pos >= self.end {
+                false
+            } else if self.open.is_some() {
                 self.scan_open()
             } else {
                 self.scan_envelope()?
             };
             if !progressed && !self.refill()? {
+                // The end of the input: an open object's last partial block is scanned now.
+                if self.open.is_some() && self.pos < self.end && self.scan_open() {
+                    continue;
+                }
                 break;
             }
         }
@@ -302,46 +304,28 @@ impl<R: Read> Scanner<R> {
         Ok(())
     }
 
-    /// Inside an object: jumps from bracket to bracket with memchr. `false` when the buffer
-    /// ran out first.
+    /// Inside an object: finds its end 64 bytes at a time ([`Nested`]); the buffer's last
+    /// partial block waits for the next read unless the input has ended. `false` when the
+    /// buffer ran out first.
     fn scan_open(&mut self) -> bool {
-        let (open, close) = {
-            let o = self.open.as_ref().expect("open");
-            (o.open, o.close)
-        };
-        loop {
-            let Some(off) = memchr::memchr3(b'"', open, close, &self.buf[self.pos..self.end])
-            else {
-                self.pos = self.end;
-                return false;
-            };
-            self.pos += off;
-            let b = self.buf[self.pos];
-            if b == b'"' {
-                match skip_string(&self.buf[..self.end], self.pos) {
-                    Some(after) => self.pos = after,
-                    None => return false,
-                }
-                continue;
+        let o = self.open.as_mut().expect("open");
+        match o.nested.scan(&self.buf[..self.end], self.pos, self.eof) {
+            Found::More(next) => {
+                self.pos = next;
+                false
             }
-            self.pos += 1;
-            let o = self.open.as_mut().expect("open");
-            if b == open {
-                o.depth += 1;
-            } else {
-                o.depth -= 1;
-                if o.depth == 0 {
-                    let o = self.open.take().expect("open");
-                    if o.too_large || self.pos - o.start > MAX_OBJECT_BYTES {
-                        self.batch
-                            .items
-                            .push((o.line, Scanned::Refused(too_large_message())));
-                    } else {
-                        let in_list = self.unit_depth == 2;
-                        self.push(o.start, self.pos, o.line, in_list);
-                    }
-                    return true;
+            Found::End(end) => {
+                self.pos = end;
+                let o = self.open.take().expect("open");
+                if o.too_large || self.pos - o.start > MAX_OBJECT_BYTES {
+                    self.batch
+                        .items
+                        .push((o.line, Scanned::Refused(too_large_message())));
+                } else {
+                    let in_list = self.unit_depth == 2;
+                    self.push(o.start, self.pos, o.line, in_list);
                 }
+                true
             }
         }
     }
@@ -372,11 +356,11 @@ impl<R: Read> Scanner<R> {
                 self.open = Some(Open {
                     start: self.pos,
                     line,
-                    depth: 1,
-                    open: b,
-                    close,
+                    nested: Nested::new(b, close),
                     too_large: false,
                 });
+                // The scan starts at the opening bracket.
+                return Ok(true);
             }
             b'{' | b'[' => {
                 if self.depth == 0 && b == b'{' {
