@@ -1,9 +1,9 @@
+use foldhash::{HashMap, HashMapExt};
 use pg_catalog::Catalog;
 use pg_model::{
     ComponentMatch, Object, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef,
     WebhookConfigDef, Workload, WorkloadKind, builtin_class,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Indexes over the whole input that the checks consult: classes by name, workloads by
