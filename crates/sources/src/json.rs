@@ -55,7 +55,8 @@ pub fn stream(
 ) -> Result<(), ItemError> {
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(2);
-        let scanner = scope.spawn(move || Scanner::new(reader, tx).run());
+        let (used_tx, used_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let scanner = scope.spawn(move || Scanner::new(reader, tx, used_rx).run());
         for batch in rx {
             let item_kind = batch
                 .list_kind
@@ -84,6 +85,8 @@ pub fn stream(
                 })
                 .collect();
             items.into_iter().for_each(&mut sink);
+            // The scanner may be gone (it sent its last batch): then the buffer is dropped.
+            let _ = used_tx.send(batch.data);
         }
         scanner.join().expect("the scanner does not panic")
     })
@@ -118,6 +121,9 @@ fn too_large_message() -> String {
 struct Scanner<R> {
     reader: R,
     tx: std::sync::mpsc::SyncSender<Batch>,
+    /// Batches' buffers back from the parsers, to be filled again: a new megabyte for every
+    /// batch would be new pages each time, which the kernel zeroes (7-10% of the CPU time).
+    used: std::sync::mpsc::Receiver<Vec<u8>>,
     buf: Vec<u8>,
     end: usize,
     pos: usize,
@@ -138,10 +144,15 @@ struct Scanner<R> {
 }
 
 impl<R: Read> Scanner<R> {
-    fn new(reader: R, tx: std::sync::mpsc::SyncSender<Batch>) -> Self {
+    fn new(
+        reader: R,
+        tx: std::sync::mpsc::SyncSender<Batch>,
+        used: std::sync::mpsc::Receiver<Vec<u8>>,
+    ) -> Self {
         Scanner {
             reader,
             tx,
+            used,
             buf: vec![0; 2 * READ_CHUNK],
             end: 0,
             pos: 0,
@@ -242,9 +253,12 @@ impl<R: Read> Scanner<R> {
     fn send(&mut self) {
         if !self.batch.items.is_empty() {
             let list_kind = self.batch.list_kind.clone();
+            let mut data = self.used.try_recv().unwrap_or_default();
+            data.clear();
             let full = std::mem::replace(
                 &mut self.batch,
                 Batch {
+                    data,
                     list_kind,
                     ..Batch::default()
                 },
