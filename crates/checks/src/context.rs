@@ -1,9 +1,9 @@
+use foldhash::{HashMap, HashMapExt, HashSet};
 use pg_catalog::Catalog;
 use pg_model::{
     ComponentMatch, Object, ObjectRef, PriorityClassDef, QuotaConfig, ResourceQuotaDef, ServiceDef,
     WebhookConfigDef, Workload, WorkloadKind, builtin_class,
 };
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Indexes over the whole input that the checks consult: classes by name, workloads by
@@ -50,6 +50,18 @@ impl<'a> Context<'a> {
         };
         let routes = WebhookRoutes::new(objects);
         let classify = |w: &Workload| catalog.classify_with(w, &routes.to(w)).map(Arc::new);
+        // Only the kinds owner references name are ever looked up ([`Context::find`]), and
+        // Deployments (a ReplicaSet's, by its pod-template-hash): the pods of a dump are not,
+        // and an index of 600,000 of them would be 50 MB for nothing.
+        let looked_up: HashSet<WorkloadKind> = objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Workload(w) => w.owner.as_ref(),
+                _ => None,
+            })
+            .filter_map(|owner| WorkloadKind::from_kind(&owner.kind))
+            .chain([WorkloadKind::Deployment])
+            .collect();
         // Pods of one owner share a template: classify them once.
         let mut by_owner: HashMap<OwnerKey, Option<Arc<ComponentMatch>>> = HashMap::new();
         for o in objects {
@@ -62,14 +74,16 @@ impl<'a> Context<'a> {
                             .clone(),
                         _ => classify(w),
                     };
-                    let key = (w.kind, w.namespace.as_deref(), w.name.as_str());
-                    if ctx.by_ref.contains_key(&key) {
-                        ctx.by_ref_more
-                            .entry(key)
-                            .or_default()
-                            .push(ctx.workloads.len());
-                    } else {
-                        ctx.by_ref.insert(key, ctx.workloads.len());
+                    if looked_up.contains(&w.kind) {
+                        let key = (w.kind, w.namespace.as_deref(), w.name.as_str());
+                        if ctx.by_ref.contains_key(&key) {
+                            ctx.by_ref_more
+                                .entry(key)
+                                .or_default()
+                                .push(ctx.workloads.len());
+                        } else {
+                            ctx.by_ref.insert(key, ctx.workloads.len());
+                        }
                     }
                     ctx.workloads.push(w);
                     ctx.components.push(component);

@@ -2,10 +2,10 @@
 
 use crate::context::Context;
 use crate::rules::Draft;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use pg_model::{
     CheckId, ComponentMatch, ComponentStatus, Finding, ObjectRef, PodRef, Severity, WorkloadKind,
 };
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Merges each finding into its group as it is produced, so that a pod list never holds one

@@ -12,11 +12,12 @@ mod rules;
 pub use context::{Context, LABELS_USED};
 pub use metadata::{checks_info, explanation};
 
+use foldhash::{HashMap, HashMapExt};
 use pg_catalog::{Catalog, Policy};
 use pg_model::{
     CheckId, ComponentStatus, Finding, Object, PodSpecFacts, Severity, Workload, WorkloadKind,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The label keys an audit with `catalog` reads: the catalog's and [`LABELS_USED`]. Sources

@@ -7,6 +7,7 @@
 //! (and line), and the other inputs are still read.
 
 pub mod ansible;
+mod blocks;
 mod file;
 pub mod helm;
 mod jinja;
