@@ -53,11 +53,14 @@ impl Nested {
     /// follow): then the tail is scanned too.
     pub fn scan(&mut self, s: &[u8], mut from: usize, last: bool) -> Found {
         loop {
-            let mut padded = [b' '; BLOCK];
+            // Filled only for the last, partial block: not on every block of the hot loop.
+            let padded: [u8; BLOCK];
             let block: &[u8; BLOCK] = match s.get(from..from + BLOCK) {
                 Some(whole) => whole.try_into().expect("64 bytes"),
                 None if last && from < s.len() => {
-                    padded[..s.len() - from].copy_from_slice(&s[from..]);
+                    let mut tail = [b' '; BLOCK];
+                    tail[..s.len() - from].copy_from_slice(&s[from..]);
+                    padded = tail;
                     &padded
                 }
                 None => return Found::More(from),
